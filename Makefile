@@ -39,3 +39,77 @@ test: deps check-mpy
 
 clean:
 	rm -rf $(VENV) $(DEPS) build
+
+# ---------------------------------------------------------------------------------------------
+# Shipping (package.json, .mpy sizes, frozen firmware, the demo). Appended by the shipping helper.
+
+# The GitHub slug users install from: `mip.install("github:$(IOTC_REPO)")`. It appears in
+# package.json's absolute URLs; this line is the only place it is set. A fork changes it here
+# (or passes IOTC_REPO=me/fork) and runs `make package`.
+IOTC_REPO := iotc-micropython/iotc
+MPY_OUT := build/mpy
+
+.PHONY: package package-check mpy firmware demo
+
+package: venv
+	$(PY) tools/gen_package.py --repo $(IOTC_REPO)
+
+package-check: venv
+	$(PY) tools/gen_package.py --check --repo $(IOTC_REPO)
+
+# Bytecode for every module, as a board would load it (mpy-cross default -O0), with sizes.
+# Bytecode .mpy is portable across architectures; -march builds are only needed for modules
+# with @micropython.native / @micropython.viper / asm code.
+mpy: deps
+	@rm -rf $(MPY_OUT); total=0; \
+	for f in $$(find iotc -name '*.py' | sort); do \
+		out=$(MPY_OUT)/$${f%.py}.mpy; mkdir -p $$(dirname $$out); \
+		$(MPY_CROSS) -o $$out $$f || exit 1; \
+		n=$$(wc -c < $$out); total=$$((total + n)); \
+		printf '%7d  %s\n' $$n $$out; \
+	done; printf '%7d  total (%s)\n' $$total "$$($(MPY_CROSS) --version | sed 's/.*emitting //')"; \
+	native=$$(grep -lE '@micropython\.(native|viper|asm_xtensa)' $$(find iotc -name '*.py') || true); \
+	if [ -z "$$native" ]; then \
+		echo "no iotc module uses native code (@micropython.native/viper/asm): no -march=xtensa/xtensawin build needed"; \
+	else \
+		for arch in xtensa xtensawin; do total=0; \
+			for f in $$native; do \
+				out=$(MPY_OUT)-$$arch/$${f%.py}.mpy; mkdir -p $$(dirname $$out); \
+				$(MPY_CROSS) -march=$$arch -o $$out $$f || exit 1; \
+				n=$$(wc -c < $$out); total=$$((total + n)); printf '%7d  %s\n' $$n $$out; \
+			done; printf '%7d  total native for %s\n' $$total $$arch; \
+		done; \
+	fi
+
+# Custom firmware with iotc frozen in: needs a MicroPython clone and the board's toolchain.
+#   make firmware BOARD=ESP32_GENERIC MICROPY_DIR=~/micropython     (ESP-IDF 5.x: . export.sh)
+#   make firmware BOARD=ESP8266_GENERIC MICROPY_DIR=~/micropython   (xtensa-lx106-elf on PATH)
+BOARD ?= ESP32_GENERIC
+MICROPY_DIR ?=
+FW_PORT = $(if $(filter ESP8266_%,$(BOARD)),esp8266,$(if $(filter ESP32%,$(BOARD)),esp32,))
+
+firmware:
+	@if [ ! -f boards/$(BOARD)/manifest.py ]; then \
+		echo "make firmware: no boards/$(BOARD)/manifest.py (boards here: $$(ls boards | tr '\n' ' '))"; exit 2; fi
+	@if [ -z "$(MICROPY_DIR)" ]; then \
+		echo "make firmware: MICROPY_DIR is not set. Clone MicroPython and point at it:"; \
+		echo "  git clone https://github.com/micropython/micropython ~/micropython"; \
+		echo "  make firmware BOARD=$(BOARD) MICROPY_DIR=~/micropython"; exit 2; fi
+	@if [ ! -f "$(MICROPY_DIR)/ports/$(FW_PORT)/Makefile" ]; then \
+		echo "make firmware: $(MICROPY_DIR) is not a MicroPython source tree (no ports/$(FW_PORT)/Makefile)"; exit 2; fi
+	@if [ "$(FW_PORT)" = esp32 ] && ! command -v idf.py >/dev/null 2>&1; then \
+		echo "make firmware: ESP-IDF not found (no idf.py on PATH). Install the ESP-IDF version named in"; \
+		echo "  $(MICROPY_DIR)/ports/esp32/README.md, then run: . <esp-idf>/export.sh"; exit 2; fi
+	@if [ "$(FW_PORT)" = esp8266 ] && ! command -v xtensa-lx106-elf-gcc >/dev/null 2>&1; then \
+		echo "make firmware: the esp-open-sdk toolchain is not on PATH (no xtensa-lx106-elf-gcc)."; \
+		echo "  See $(MICROPY_DIR)/ports/esp8266/README.md (standalone toolchain or Docker image)"; exit 2; fi
+	$(MAKE) -C $(MICROPY_DIR)/mpy-cross
+	$(MAKE) -C $(MICROPY_DIR)/ports/$(FW_PORT) BOARD=$(BOARD) submodules
+	$(MAKE) -C $(MICROPY_DIR)/ports/$(FW_PORT) BOARD=$(BOARD) \
+		FROZEN_MANIFEST=$(abspath boards/$(BOARD)/manifest.py)
+	@echo "firmware built in $(MICROPY_DIR)/ports/$(FW_PORT)/build-$(BOARD)/ (flash: make -C $(MICROPY_DIR)/ports/$(FW_PORT) BOARD=$(BOARD) deploy)"
+
+# The round trip on this machine: emulator + the unix-port sample as a device, watched from
+# the application side. Stops by itself in about 30 s.
+demo: deps
+	$(PY) tools/demo.py
