@@ -1,0 +1,19 @@
+# iotc errors: the exceptions a caller may want to tell apart
+# MIT license; Copyright (c) 2026 the iotc authors
+
+from iotc import IoTCError
+
+
+class AuthError(IoTCError):
+    # The hub or DPS refused our credentials (CONNACK 4/5, HTTP 401/403).
+    pass
+
+
+class ProvisioningError(IoTCError):
+    # status: HTTP status (0 when the answer was not HTTP); code: DPS errorCode or None;
+    # retry_after: seconds the service asked us to wait, or None.
+    def __init__(self, message, status=0, code=None, retry_after=None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.retry_after = retry_after

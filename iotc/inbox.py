@@ -1,0 +1,105 @@
+# iotc inbox: what the hub sends (twin answers, desired patches, commands, C2D) -> callbacks
+# MIT license; Copyright (c) 2026 the iotc authors
+
+import json
+
+from iotc import proto
+from iotc.mqtt import split_publish
+
+
+def on_publish(client, op, body):
+    # A malformed message or a failing callback is logged and skipped: listen() goes on.
+    topic, payload, pid = split_publish(op, body)
+    try:
+        kind, a, b = proto.classify(topic, client._c2d_prefix)
+        if kind == proto.TWIN_RES:
+            _twin_answer(client, a, b, payload)
+        elif kind == proto.DESIRED:
+            patch = json.loads(payload)
+            version = patch.get("$version", a)
+            for comp, name, value in proto.desired_items(patch):
+                client._property(comp, name, value, version)
+        elif kind == proto.METHOD:
+            _command(client, a, b, payload)
+        elif kind == proto.C2D:
+            _c2d(client, a, payload)
+        else:
+            client._log.info("ignored a message on an unknown topic {}", topic)
+    except OSError:
+        raise
+    except Exception as e:
+        client._log.info("skipped a message on {}: {!r}", topic, e)
+    if pid:
+        client._link.puback(pid)
+
+
+def _twin_answer(client, status, rid, payload):
+    if rid == client._twin_rid:
+        client._twin_rid = None
+        if status == 200:
+            client._twin = json.loads(payload)
+            client._emit(6, client._twin, None)  # IoTCEvents.TWIN
+        else:
+            client._log.info("twin GET answered {}", status)
+        return
+    try:
+        rid = int(rid)
+    except (TypeError, ValueError):
+        return
+    patch = client._reported.pop(rid, None)
+    if patch is None:
+        return
+    if status < 300:
+        client._emit(5, "property", rid)  # IoTCEvents.MESSAGE_SENT
+    elif status == 429 or status >= 500:
+        client._reported[rid] = patch  # throttled or hub trouble: sent again at reconnect
+        client._log.info("reported property answered {}; will resend", status)
+    else:
+        client._log.info("reported property refused: {}", status)
+
+
+def _value(payload):
+    if not payload:
+        return None
+    try:
+        return json.loads(payload)
+    except ValueError:
+        return bytes(payload).decode()
+
+
+def _command(client, name, rid, payload):
+    from iotc.client import Command
+
+    comp, cmd = proto.split_command(name)
+    command = Command(cmd, _value(payload), comp, rid)
+    cb = client._events.get(2)  # IoTCEvents.COMMANDS
+    if cb is None:
+        _respond(client, command, {"error": "no handler for commands"}, 501)
+        return
+    try:
+        ret = cb(command, lambda c, payload=None, status=200: _respond(client, c, payload, status))
+    except Exception as e:
+        client._log.info("command {} failed: {!r}", cmd, e)
+        _respond(client, command, {"error": str(e)}, 500)
+        return
+    if not command.acked and ret is not None:
+        _respond(client, command, ret, 200)
+
+
+def _respond(client, command, payload, status):
+    if command.acked:
+        return
+    command.acked = True
+    topic = proto.method_response_topic(status, command.request_id).encode()
+    client._link.publish(topic, b"" if payload is None else payload)
+
+
+def _c2d(client, props, payload):
+    # IoT Central offline commands: method-name names the command (legacy "Commands:" prefix).
+    from iotc.client import Command
+
+    name = props.get("method-name") or ""
+    comp, cmd = proto.split_command(name.split(":")[-1])
+    cb = client._events.get(3)  # IoTCEvents.ENQUEUED_COMMANDS
+    if cb is not None:
+        cb(Command(cmd, _value(payload), comp, props.get("$.mid")))

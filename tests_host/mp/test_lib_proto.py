@@ -1,0 +1,88 @@
+# Pure protocol functions: topics, property bags, classification, IoT Central payloads.
+from iotc import proto
+
+
+def eq(a, b):
+    if a != b:
+        raise AssertionError("{!r} != {!r}".format(a, b))
+
+
+def test_username_with_model_id():
+    eq(proto.hub_username("h.azure-devices.net", "dev1", "dtmi:com:example:Thermostat;1"),
+       "h.azure-devices.net/dev1/?api-version=2021-04-12"
+       "&model-id=dtmi%3Acom%3Aexample%3AThermostat%3B1")
+    eq(proto.hub_username("h", "d"), "h/d/?api-version=2021-04-12")
+
+
+def test_telemetry_topic():
+    eq(proto.telemetry_topic("dev1", "application/json", "utf-8"),
+       "devices/dev1/messages/events/$.ct=application%2Fjson&$.ce=utf-8")
+    eq(proto.telemetry_topic("dev1", None, None), "devices/dev1/messages/events/")
+
+
+def test_property_bag_round_trip():
+    bag = proto.property_bag({"alert level": "high&low", "$.sub": "thermostat1", "flag": None})
+    parsed = proto.parse_bag(bag)
+    eq(parsed, {"alert level": "high&low", "$.sub": "thermostat1", "flag": None})
+
+
+def test_parse_bag_forms():
+    eq(proto.parse_bag("a=1&b&c="), {"a": "1", "b": None, "c": ""})
+    eq(proto.parse_bag(""), {})
+
+
+def test_classify():
+    c2d = "devices/dev1/messages/devicebound/"
+    eq(proto.classify("$iothub/twin/res/200/?$rid=7", c2d), (proto.TWIN_RES, 200, "7"))
+    eq(proto.classify("$iothub/twin/res/204/?$rid=8&$version=3", c2d), (proto.TWIN_RES, 204, "8"))
+    eq(proto.classify("$iothub/twin/PATCH/properties/desired/?$version=5", c2d),
+       (proto.DESIRED, 5, None))
+    eq(proto.classify("$iothub/methods/POST/thermostat*reboot/?$rid=1f", c2d),
+       (proto.METHOD, "thermostat*reboot", "1f"))
+    kind, props, _ = proto.classify(c2d + "method-name=reboot&%24.mid=abc", c2d)
+    eq((kind, props), (proto.C2D, {"method-name": "reboot", "$.mid": "abc"}))
+    eq(proto.classify("devices/other/messages/devicebound/x", c2d)[0], proto.UNKNOWN)
+
+
+def test_classify_rejects_malformed_topics():
+    for bad in ("$iothub/twin/res/abc/?$rid=1", "$iothub/twin/res/", "$iothub/methods/POST/x",
+                "$iothub/methods/POST//?$rid=1"):
+        try:
+            proto.classify(bad, "devices/d/messages/devicebound/")
+        except ValueError:
+            continue
+        raise AssertionError("accepted " + bad)
+
+
+def test_split_command():
+    eq(proto.split_command("thermostat*reboot"), ("thermostat", "reboot"))
+    eq(proto.split_command("reboot"), (None, "reboot"))
+
+
+def test_desired_items_components_and_legacy_wrapper():
+    patch = {"fanSpeed": 3, "legacy": {"value": 7},
+             "thermostat1": {"__t": "c", "targetTemperature": 21.5, "$x": 1},
+             "obj": {"a": 1, "b": 2}, "$version": 9}
+    got = sorted(proto.desired_items(patch), key=lambda t: t[1])
+    eq(got, [(None, "fanSpeed", 3), (None, "legacy", 7), (None, "obj", {"a": 1, "b": 2}),
+             ("thermostat1", "targetTemperature", 21.5)])
+
+
+def test_reported_version():
+    rep = {"fan": {"value": 1, "ac": 200, "av": 4}, "c1": {"__t": "c", "p": {"av": 2}}, "x": 5}
+    eq(proto.reported_version(rep, None, "fan"), 4)
+    eq(proto.reported_version(rep, "c1", "p"), 2)
+    eq(proto.reported_version(rep, None, "x"), -1)
+    eq(proto.reported_version(rep, "nope", "p"), -1)
+
+
+def test_ack_payloads():
+    eq(proto.ack(None, "fan", 3, 4), {"fan": {"value": 3, "ac": 200, "av": 4}})
+    eq(proto.ack("c1", "p", 1, 2, 500, "bad"),
+       {"c1": {"__t": "c", "p": {"value": 1, "ac": 500, "av": 2, "ad": "bad"}}})
+
+
+def test_response_topics():
+    eq(proto.method_response_topic(200, "5"), "$iothub/methods/res/200/?$rid=5")
+    eq(proto.reported_topic(3), "$iothub/twin/PATCH/properties/reported/?$rid=3")
+    eq(proto.twin_get_topic("1"), "$iothub/twin/GET/?$rid=1")
