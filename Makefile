@@ -113,3 +113,8 @@ firmware:
 # the application side. Stops by itself in about 30 s.
 demo: deps
 	$(PY) tools/demo.py
+
+# Local DPS + IoT Hub stand-in (tests_host/emulator); prints where it listens and the CA to trust.
+.PHONY: emulator
+emulator: deps
+	$(PY) -m tests_host.emulator serve

@@ -5,3 +5,4 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 # MicroPython-side scripts are run by harness.py under the unix port, not collected by CPython.
 collect_ignore_glob = ["mp/*", "mplib/*"]
+from emufixture import emulator, emulator_factory  # noqa: F401

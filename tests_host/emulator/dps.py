@@ -1,0 +1,165 @@
+"""Device Provisioning Service logic, shared by the HTTPS (dps_http) and MQTT (dps_mqtt) fronts.
+
+handle() takes one request (register, poll or status lookup) and returns a Reply: the HTTP status,
+the JSON body and an optional retry-after. Errors follow PROTOCOL.md §1.1: a JSON body with
+errorCode = status*1000 + n, trackingId, message, timestampUtc.
+
+Authentication (PROTOCOL.md §2): the token's sr must decode to {idScope}/registrations/{regId}
+(case-insensitive, as DPS lower-cases it), se must lie in the future, skn may be absent, empty or
+"registration", and the signature must be made with the device key of an enrollment: the
+individual enrollment of this registration id if there is one, else the key derived from an
+enrollment group's key. No enrollment at all gives 404; a key matching none gives 401.
+"""
+
+import json
+import re
+import time
+import uuid
+
+from . import sas
+from .state import Device, Operation, Registration, model_id_of, utc_iso
+
+_REG_ID = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9:._-]{0,126}[A-Za-z0-9])?$")
+
+# error codes (status*1000 + n)
+BAD_JSON, BAD_BODY, BAD_REG_ID = 400004, 400001, 400002
+UNAUTHORIZED = 401002
+UNKNOWN_SCOPE, NO_ENROLLMENT, NO_OPERATION, NO_REGISTRATION = 404001, 404002, 404003, 404004
+THROTTLED = 429001
+MAX_BODY = 96 * 1024  # DPS message size limit
+
+
+class Reply:
+    def __init__(self, status, body, retry_after=None):
+        self.status = status
+        self.body = body
+        self.retry_after = retry_after
+
+    def json(self):
+        return json.dumps(self.body, separators=(",", ":")).encode()
+
+
+class DpsError(Exception):
+    def __init__(self, status, code, message, retry_after=None):
+        super().__init__(message)
+        self.status, self.code, self.retry_after = status, code, retry_after
+
+
+def error_body(code, message):
+    return {
+        "errorCode": code,
+        "trackingId": str(uuid.uuid4()),
+        "message": message,
+        "timestampUtc": utc_iso(),
+    }
+
+
+class Dps:
+    def __init__(self, state):
+        self.state = state
+
+    def handle(self, op, scope, reg_id, token, body=b"", op_id=None, transport="https"):
+        """op: "register", "poll" or "lookup". Never raises for bad input; returns a Reply."""
+        st = self.state
+        try:
+            f = st.faults.take_dps_status()
+            if f:
+                st.events.add("fault", device=reg_id, kind="dps_status", status=f["status"])
+                status = f["status"]
+                raise DpsError(status, status * 1000 + 999, "fault injected by the emulator",
+                               f.get("retry_after"))
+            if scope.lower() != st.id_scope.lower():
+                raise DpsError(404, UNKNOWN_SCOPE, "ID scope not found")
+            if not _REG_ID.match(reg_id or ""):
+                raise DpsError(400, BAD_REG_ID, "registration id is invalid")
+            enrollment = self.authenticate(scope, reg_id, token)
+            if op == "register":
+                return self.register(reg_id, enrollment, body, transport)
+            if op == "poll":
+                return self.poll(reg_id, op_id)
+            return self.lookup(reg_id, body)
+        except DpsError as e:
+            st.events.add("dps_error", device=reg_id, op=op, status=e.status, code=e.code,
+                          message=str(e), transport=transport)
+            return Reply(e.status, error_body(e.code, str(e)), e.retry_after)
+
+    def authenticate(self, scope, reg_id, token):
+        try:
+            tok = sas.Token(token or "")
+            uri = "{}/registrations/{}".format(scope, reg_id).lower()
+            tok.check_resource(lambda r: r.lower() == uri)
+            tok.check_expiry()
+        except sas.SasError as e:
+            raise DpsError(401, UNAUTHORIZED, "unauthorized: " + str(e)) from None
+        if tok.skn not in (None, "", "registration"):
+            raise DpsError(401, UNAUTHORIZED, "unauthorized: unknown key name")
+        e = self.state.individual(reg_id)
+        candidates = [e] if e else self.state.groups()
+        if not candidates:
+            raise DpsError(404, NO_ENROLLMENT, "no enrollment for this registration")
+        for e in candidates:
+            if tok.signed_by(e.device_key(reg_id)):
+                return e
+        raise DpsError(401, UNAUTHORIZED, "unauthorized: signature does not match")
+
+    def register(self, reg_id, enrollment, body, transport):
+        st = self.state
+        try:
+            obj = json.loads(body) if body and body.strip() else {}
+        except (ValueError, UnicodeDecodeError):
+            raise DpsError(400, BAD_JSON, "request body is not JSON") from None
+        if not isinstance(obj, dict):
+            raise DpsError(400, BAD_BODY, "request body must be a JSON object")
+        rid = obj.get("registrationId")
+        if rid is not None and (not isinstance(rid, str) or rid.lower() != reg_id.lower()):
+            raise DpsError(400, BAD_BODY, "registrationId does not match the URI")
+        payload = obj.get("payload", obj.get("data"))
+        reg = Registration(reg_id, enrollment, payload, st.hub_name)
+        reg.key = enrollment.device_key(reg_id)
+        extra = st.faults.dps_assigning
+        if st.faults.dps_assigning_count:
+            st.faults.dps_assigning_count -= 1
+            if not st.faults.dps_assigning_count:
+                st.faults.dps_assigning = 0
+        op = Operation(reg, extra)
+        st.operations[op.id] = op
+        st.events.add("dps_register", device=reg_id, transport=transport, payload=payload,
+                      model_id=model_id_of(payload), legacy_data="data" in obj,
+                      enrollment=enrollment.public(), operation=op.id)
+        return Reply(202, {"operationId": op.id, "status": "assigning"}, st.retry_after)
+
+    def poll(self, reg_id, op_id):
+        st = self.state
+        op = st.operations.get(op_id or "")
+        if op is None or op.registration.registration_id.lower() != reg_id.lower():
+            raise DpsError(404, NO_OPERATION, "operation not found")
+        reg = op.registration
+        if op.polls_left > 0:
+            op.polls_left -= 1
+            body = {"operationId": op.id, "status": "assigning",
+                    "registrationState": {"registrationId": reg_id, "status": "assigning"}}
+            return Reply(202, body, st.retry_after)
+        if reg.status != "assigned":
+            reg.status = "assigned"
+            reg.updated = time.time()
+            st.registrations[reg_id] = reg
+            dev = st.devices.get(reg.device_id)
+            if dev is None:
+                dev = st.devices[reg.device_id] = Device(reg.device_id, reg.key)
+            dev.key = reg.key
+            dev.registration = reg
+            st.events.add("dps_assigned", device=reg.device_id, hub=reg.hub,
+                          payload=reg.payload, model_id=model_id_of(reg.payload))
+        return Reply(200, {"operationId": op.id, "status": "assigned",
+                           "registrationState": reg.state()})
+
+    def lookup(self, reg_id, body):
+        if body and body.strip():
+            try:
+                json.loads(body)
+            except (ValueError, UnicodeDecodeError):
+                raise DpsError(400, BAD_JSON, "request body is not JSON") from None
+        reg = self.state.registrations.get(reg_id)
+        if reg is None:
+            raise DpsError(404, NO_REGISTRATION, "registration not found")
+        return Reply(200, reg.state())

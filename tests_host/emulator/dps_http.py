@@ -1,0 +1,103 @@
+"""DPS over HTTPS (PROTOCOL.md §1.1): the three REST calls a device makes.
+
+  PUT  /{idScope}/registrations/{regId}/register?api-version=..      -> 202 assigning (+Retry-After)
+  GET  /{idScope}/registrations/{regId}/operations/{opId}?api-version=..  -> 202 / 200 assigned
+  POST /{idScope}/registrations/{regId}?api-version=..                -> 200 registrationState (lookup)
+
+One request per connection (answers carry `Connection: close`). The `dps_malformed` fault breaks
+the next answer on purpose: truncated (body shorter than Content-Length), chunked (valid chunked
+transfer-encoding instead of Content-Length), no_headers (status line, no headers, body to EOF),
+bad_json (Content-Length right, JSON broken), no_status (headers and body without a status line).
+"""
+
+import asyncio
+
+from . import httpio
+from .dps import MAX_BODY, Reply, error_body
+
+MALFORMED_KINDS = ("truncated", "chunked", "no_headers", "bad_json", "no_status")
+
+
+class DpsHttp:
+    def __init__(self, state, dps, log):
+        self.state, self.dps, self.log = state, dps, log
+
+    async def serve(self, reader, writer):
+        peer = writer.get_extra_info("peername")
+        try:
+            try:
+                req = await asyncio.wait_for(httpio.read_request(reader, MAX_BODY), 30)
+            except EOFError:
+                return
+            except asyncio.TimeoutError:
+                self.log("dps-https {}: request not complete in 30 s, closing".format(peer))
+                return
+            except httpio.HttpError as e:
+                self.log("dps-https {}: bad request: {}".format(peer, e))
+                writer.write(httpio.response(e.status, error_body(e.status * 1000, str(e))))
+                return
+            reply = self.route(req)
+            self.log("dps-https {} {} -> {}".format(req.method, req.raw_path, reply.status))
+            writer.write(self.encode(reply))
+        except (ConnectionError, OSError) as e:
+            self.log("dps-https {}: connection error: {!r}".format(peer, e))
+        except Exception as e:  # never let one request take the service down
+            self.state.internal_error("dps_http", e)
+            self.log("dps-https {}: INTERNAL ERROR {!r}".format(peer, e))
+        finally:
+            try:
+                await writer.drain()
+            except (ConnectionError, OSError):
+                pass
+            await httpio.close(writer)
+
+    def route(self, req):
+        parts = req.path.strip("/").split("/")
+        if len(parts) < 3 or parts[1] != "registrations":
+            return Reply(404, error_body(404000, "no such resource"))
+        scope, reg_id, rest = parts[0], parts[2], parts[3:]
+        if "api-version" not in req.query:
+            return Reply(400, error_body(400003, "api-version query parameter is required"))
+        token = req.header("authorization")
+        if req.method == "PUT" and rest == ["register"]:
+            return self.dps.handle("register", scope, reg_id, token, req.body)
+        if req.method == "GET" and len(rest) == 2 and rest[0] == "operations":
+            return self.dps.handle("poll", scope, reg_id, token, op_id=rest[1])
+        if req.method == "POST" and not rest:
+            return self.dps.handle("lookup", scope, reg_id, token, req.body)
+        if rest in ([], ["register"]) or (len(rest) == 2 and rest[0] == "operations"):
+            return Reply(405, error_body(405000, "method not allowed"))
+        return Reply(404, error_body(404000, "no such resource"))
+
+    def encode(self, reply):
+        body = reply.json()
+        if isinstance(reply.body, dict) and "errorCode" in reply.body:
+            headers = [("x-ms-error-code", str(reply.body["errorCode"]))]
+        else:
+            headers = []
+        if reply.retry_after is not None:
+            headers.append(("Retry-After", str(int(reply.retry_after))))
+        kind = self.state.faults.dps_malformed
+        if not kind:
+            return httpio.response(reply.status, body, headers)
+        self.state.faults.dps_malformed = None
+        self.state.events.add("fault", kind="dps_malformed", mode=kind)
+        status_line = "HTTP/1.1 {} {}\r\n".format(reply.status, httpio.reason(reply.status)).encode()
+        if kind == "truncated":
+            full = httpio.response(reply.status, body, headers)
+            return full[: len(full) - max(1, len(body) // 2)]
+        if kind == "chunked":
+            head = status_line + b"Content-Type: application/json; charset=utf-8\r\n"
+            head += b"".join("{}: {}\r\n".format(k, v).encode() for k, v in headers)
+            head += b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+            half = len(body) // 2
+            chunks = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in (body[:half], body[half:]) if c)
+            return head + chunks + b"0\r\n\r\n"
+        if kind == "no_headers":
+            return status_line + b"\r\n" + body
+        if kind == "bad_json":
+            broken = body[: max(1, len(body) - 3)] + b"}{"
+            return httpio.response(reply.status, broken, headers)
+        # no_status
+        full = httpio.response(reply.status, body, headers)
+        return full[len(status_line):]

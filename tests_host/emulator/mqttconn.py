@@ -1,0 +1,222 @@
+"""One MQTT connection as a broker sees it; the DPS and hub fronts subclass it.
+
+The base class reads packets, enforces the CONNECT-first rule and the keep-alive (silence longer
+than 1.5x the client's keep-alive closes the link, PROTOCOL.md §3.1), answers PINGREQ, and owns a
+writer task fed by a queue so every byte to the client goes out in order and can be delayed on
+purpose (the `stall` fault). Anything malformed closes this connection only.
+
+Subclass hooks: on_connect(c) -> (connack code, session_present); on_publish(...);
+on_subscribe(pid, subs) -> list of SUBACK codes; on_unsubscribe(pid, topics); on_puback(pid);
+on_closed(reason). A hook raises Close(reason) to end the connection.
+"""
+
+import asyncio
+import ssl
+import time
+
+from . import mqttcodec as m
+
+CONNECT_TIMEOUT = 10.0
+FLUSH_TIMEOUT = 5.0
+
+
+class Close(Exception):
+    """Raised by a hook to close the connection; the text is the logged reason."""
+
+
+class MqttConnection:
+    service = "mqtt"
+    max_packet = 300 * 1024
+
+    def __init__(self, reader, writer, state, log):
+        self.reader, self.writer, self.state, self.log = reader, writer, state, log
+        self.peer = writer.get_extra_info("peername")
+        self.queue = asyncio.Queue()
+        self.reason = None  # why the connection ended (first cause wins)
+        self.closed = False
+        self.connected = False  # CONNACK 0 sent
+        self.keepalive = 0
+        self.client_id = None
+        self.last_rx = time.monotonic()
+        self._writer_task = None
+        self._next_pid = 0
+
+    # --- for subclasses and the emulator ---------------------------------------------------------
+
+    def name(self):
+        return "{} {}".format(self.service, self.client_id or self.peer)
+
+    def send(self, data):
+        if not self.closed:
+            self.queue.put_nowait(data)
+
+    def next_pid(self):
+        self._next_pid = self._next_pid % 65535 + 1
+        return self._next_pid
+
+    def stall_until(self):
+        """Monotonic-free wall time until which writes are held back (the stall fault)."""
+        return 0.0
+
+    def close(self, reason, graceful=False):
+        """End the connection from outside the read loop (drop, replaced, token expired...)."""
+        if self.reason is None:
+            self.reason = reason
+        if graceful:
+            self.queue.put_nowait(None)  # the writer flushes what is queued, then closes
+        else:
+            self.writer.transport.abort()
+
+    # --- the connection's life -------------------------------------------------------------------
+
+    async def run(self):
+        self._writer_task = asyncio.create_task(self._write_loop())
+        graceful = False
+        try:
+            graceful = await self._serve()
+        except EOFError:
+            self._why("closed by peer")
+        except asyncio.IncompleteReadError:
+            self._why("closed by peer in mid-packet")
+        except m.ProtocolError as e:
+            self._why("protocol error: {}".format(e))
+        except Close as e:
+            self._why(str(e))
+        except asyncio.TimeoutError:
+            self._why("no CONNECT within {:.0f} s".format(CONNECT_TIMEOUT))
+        except (ConnectionError, OSError, ssl.SSLError) as e:
+            self._why("connection error: {!r}".format(e))
+        except asyncio.CancelledError:
+            self._why("emulator stopping")
+            raise
+        except Exception as e:
+            self.state.internal_error(self.service, e)
+            self._why("INTERNAL ERROR {!r}".format(e))
+        finally:
+            await self._finish(graceful)
+
+    def _why(self, reason):
+        if self.reason is None:
+            self.reason = reason
+
+    async def _serve(self):
+        """Returns True when the connection should close after flushing (a refused CONNECT)."""
+        ptype, flags, body = await asyncio.wait_for(
+            m.read_packet(self.reader, self.max_packet), CONNECT_TIMEOUT)
+        if ptype != m.CONNECT:
+            raise m.ProtocolError("first packet is {}, not CONNECT".format(m.NAMES.get(ptype)))
+        c = m.parse_connect(body)
+        if (c.protocol, c.level) != ("MQTT", 4):
+            self.send(m.connack(m.BAD_PROTOCOL))
+            self._why("refused CONNECT: protocol {!r} level {}".format(c.protocol, c.level))
+            return True
+        self.client_id = c.client_id
+        self.keepalive = c.keepalive
+        code, present = self.on_connect(c)
+        self.send(m.connack(code, present))
+        if code != m.ACCEPTED:
+            self._why("refused CONNECT with code {}".format(code))
+            return True
+        self.connected = True
+        self.after_connack()
+        while not self.closed:
+            limit = self.keepalive * 1.5 if self.keepalive else None
+            try:
+                ptype, flags, body = await asyncio.wait_for(
+                    m.read_packet(self.reader, self.max_packet), limit)
+            except asyncio.TimeoutError:
+                raise Close("keep-alive expired ({} s x 1.5 of silence)".format(self.keepalive))
+            self.last_rx = time.monotonic()
+            if ptype == m.PUBLISH:
+                if (flags >> 1) & 3 == 3:
+                    raise m.ProtocolError("PUBLISH with QoS 3")
+                topic, payload, qos, pid, retain, dup = m.parse_publish(flags, body)
+                if qos == 2:
+                    raise Close("QoS 2 PUBLISH is not supported")
+                self.on_publish(topic, payload, qos, pid, retain, dup)
+                if qos == 1:
+                    self.send(m.puback(pid))
+            elif ptype == m.PUBACK:
+                self.on_puback(m.parse_packet_id(body))
+            elif ptype == m.SUBSCRIBE:
+                pid, subs = m.parse_subscribe(flags, body)
+                self.send(m.suback(pid, self.on_subscribe(pid, subs)))
+            elif ptype == m.UNSUBSCRIBE:
+                pid, topics = m.parse_unsubscribe(flags, body)
+                self.on_unsubscribe(pid, topics)
+                self.send(m.unsuback(pid))
+            elif ptype == m.PINGREQ:
+                if body:
+                    raise m.ProtocolError("PINGREQ with a body")
+                self.send(m.pingresp())
+            elif ptype == m.DISCONNECT:
+                self._why("DISCONNECT from client")
+                self.disconnected_cleanly = True
+                return False
+            else:
+                raise m.ProtocolError("unexpected {} from client".format(m.NAMES.get(ptype, ptype)))
+        return False
+
+    async def _write_loop(self):
+        w = self.writer
+        while True:
+            data = await self.queue.get()
+            if data is None:
+                break
+            delay = self.stall_until() - time.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            w.write(data)
+            await w.drain()
+        w.close()
+
+    async def _finish(self, graceful):
+        self.closed = True
+        if graceful:
+            self.queue.put_nowait(None)
+            try:
+                await asyncio.wait_for(asyncio.shield(self._writer_task),
+                                       FLUSH_TIMEOUT + max(0.0, self.stall_until() - time.time()))
+            except (asyncio.TimeoutError, ConnectionError, OSError, ssl.SSLError):
+                pass
+            except asyncio.CancelledError:
+                pass
+        self._writer_task.cancel()
+        try:
+            await self._writer_task
+        except BaseException:
+            pass
+        try:
+            self.writer.transport.abort()
+        except Exception:
+            pass
+        self.log("{}: closed ({})".format(self.name(), self.reason))
+        try:
+            self.on_closed(self.reason)
+        except Exception as e:
+            self.state.internal_error(self.service + ".on_closed", e)
+
+    # --- hooks -----------------------------------------------------------------------------------
+
+    disconnected_cleanly = False
+
+    def on_connect(self, c):
+        return m.NOT_AUTHORIZED, False
+
+    def after_connack(self):
+        pass
+
+    def on_publish(self, topic, payload, qos, pid, retain, dup):
+        raise Close("publish not accepted")
+
+    def on_subscribe(self, pid, subs):
+        return [m.SUBACK_FAILURE for _ in subs]
+
+    def on_unsubscribe(self, pid, topics):
+        pass
+
+    def on_puback(self, pid):
+        pass
+
+    def on_closed(self, reason):
+        pass

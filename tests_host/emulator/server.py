@@ -1,0 +1,204 @@
+"""The emulator as one object: state, the four listeners, the ready info, start and stop."""
+
+import asyncio
+import ipaddress
+import json
+import os
+import ssl
+import sys
+import time
+
+from . import certs
+from .control import Control
+from .dps import Dps
+from .dps_http import DpsHttp
+from .dps_mqtt import DpsMqtt
+from .hub import Hub
+from .state import State, load_or_create_group_key
+
+DEFAULT_STATE = os.path.join(os.path.dirname(os.path.abspath(__file__)), ".state")
+TLS_HANDSHAKE_TIMEOUT = 10.0
+
+
+class Config:
+    host = "127.0.0.1"
+    dps_mqtt_host = None  # default: host
+    hub_host = None  # default: host
+    control_host = "127.0.0.1"
+    public_name = None  # default: the hub's bind host (127.0.0.1 for a wildcard bind)
+    dps_port = 8443
+    dps_mqtt_port = 8884
+    hub_port = 8883
+    control_port = 8080
+    state_dir = DEFAULT_STATE
+    ready_file = None
+    cert_names = ()
+    retry_after = 1
+    id_scope = "0ne0000EMU"
+    group_id = "SAS-IoT-Devices"
+    verbose = True
+
+    def __init__(self, **kw):
+        for k, v in kw.items():
+            if not hasattr(self, k):
+                raise TypeError("unknown option " + k)
+            setattr(self, k, v)
+
+
+def _is_wildcard(host):
+    return host in ("0.0.0.0", "::", "")
+
+
+def _hostport(host, port):
+    try:
+        if ipaddress.ip_address(host).version == 6:
+            return "[{}]:{}".format(host, port)
+    except ValueError:
+        pass
+    return "{}:{}".format(host, port)
+
+
+class Emulator:
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.servers = []
+        self.tasks = set()
+        self.info = None
+        self.state = None
+
+    def log(self, msg):
+        if self.cfg.verbose:
+            t = time.strftime("%H:%M:%S", time.localtime())
+            print("{} {}".format(t, msg), file=sys.stdout, flush=True)
+
+    def _loop_exception(self, loop, context):
+        exc = context.get("exception")
+        msg = context.get("message", "")
+        if isinstance(exc, (ssl.SSLError, ConnectionError, OSError)) or "SSL" in msg:
+            peer = ""
+            t = context.get("transport")
+            if t is not None:
+                try:
+                    peer = t.get_extra_info("peername")
+                except Exception:
+                    pass
+            self.log("tls: {} {} {}".format(msg, peer or "", exc or "").strip())
+            return
+        if self.state:
+            self.state.internal_error("loop", exc or msg)
+        self.log("INTERNAL ERROR (loop): {} {!r}".format(msg, exc))
+
+    async def _listen(self, handler, host, port, tls):
+        async def accept(reader, writer):
+            task = asyncio.current_task()
+            self.tasks.add(task)
+            try:
+                await handler(reader, writer)
+            except asyncio.CancelledError:
+                pass
+            except Exception as e:  # belt and braces: the handlers catch their own
+                self.state.internal_error(handler.__qualname__, e)
+                self.log("INTERNAL ERROR in {}: {!r}".format(handler.__qualname__, e))
+            finally:
+                self.tasks.discard(task)
+
+        kw = {"ssl": tls, "ssl_handshake_timeout": TLS_HANDSHAKE_TIMEOUT} if tls else {}
+        srv = await asyncio.start_server(accept, host or None, port, reuse_address=True,
+                                         limit=1 << 20, **kw)
+        self.servers.append(srv)
+        return srv.sockets[0].getsockname()[1]
+
+    async def start(self):
+        cfg = self.cfg
+        loop = asyncio.get_running_loop()
+        loop.set_exception_handler(self._loop_exception)
+        dps_mqtt_host = cfg.dps_mqtt_host or cfg.host
+        hub_host = cfg.hub_host or cfg.host
+        hosts = {cfg.host, dps_mqtt_host, hub_host}
+        public = cfg.public_name or ("127.0.0.1" if _is_wildcard(hub_host) else hub_host)
+        names = {h for h in hosts if not _is_wildcard(h)} | {public} | set(cfg.cert_names)
+        if any(_is_wildcard(h) for h in hosts):
+            names |= certs.local_addresses()
+        paths = certs.ensure(cfg.state_dir, names)
+        if paths["issued"]:
+            self.log("certificates: issued {} in {}".format(" and ".join(paths["issued"]),
+                                                           cfg.state_dir))
+        tls = certs.server_context(paths)
+        group_key = load_or_create_group_key(cfg.state_dir)
+
+        # The hub's port decides its advertised name, so bind it first.
+        self.state = State(cfg.id_scope, "", (), cfg.group_id, group_key, cfg.retry_after)
+        self.hub = Hub(self.state, self.log)
+        dps = Dps(self.state)
+        hub_port = await self._listen(self.hub.serve, hub_host, cfg.hub_port, tls)
+        hub_name = public if hub_port == 8883 else "{}:{}".format(public, hub_port)
+        self.state.hub_name = hub_name
+        self.state.hub_aliases = {hub_name.lower(), public.lower(),
+                                  "{}:{}".format(public, hub_port).lower()}
+        dps_port = await self._listen(DpsHttp(self.state, dps, self.log).serve, cfg.host,
+                                      cfg.dps_port, tls)
+        dps_mqtt_port = await self._listen(DpsMqtt(self.state, dps, self.log).serve,
+                                           dps_mqtt_host, cfg.dps_mqtt_port, tls)
+        control_port = await self._listen(Control(self).serve, cfg.control_host,
+                                          cfg.control_port, None)
+
+        def adv(h):
+            return public if _is_wildcard(h) else h
+
+        self.info = {
+            "dps": _hostport(adv(cfg.host) if cfg.public_name is None else public, dps_port),
+            "dps_mqtt": _hostport(adv(dps_mqtt_host), dps_mqtt_port),
+            "hub": _hostport(adv(hub_host) if cfg.public_name is None else public, hub_port),
+            "hub_name": hub_name,
+            "control": _hostport(cfg.control_host, control_port),
+            "ca_pem": paths["ca_pem"],
+            "ca_der": paths["ca_der"],
+            "id_scope": cfg.id_scope,
+            "group_id": cfg.group_id,
+            "group_key": group_key,
+            "retry_after": cfg.retry_after,
+            "pid": os.getpid(),
+        }
+        if cfg.ready_file:
+            tmp = cfg.ready_file + ".tmp"
+            with open(tmp, "w") as f:
+                json.dump(self.info, f, indent=1)
+            os.replace(tmp, cfg.ready_file)
+        return self.info
+
+    def status(self):
+        st = self.state
+        return dict(self.info, internal_errors=st.internal_errors, faults=st.faults.public(),
+                    devices=len(st.devices), events=st.events.seq,
+                    uptime=round(time.time() - st.started, 3))
+
+    def banner(self):
+        i = self.info
+        lines = [
+            "IoT Central emulator ready (DPS + IoT Hub stand-in; not Azure)",
+            "  DPS over HTTPS   https://{}/".format(i["dps"]),
+            "  DPS over MQTT    mqtts://{}".format(i["dps_mqtt"]),
+            "  IoT Hub (MQTT)   mqtts://{}   assignedHub = {}".format(i["hub"], i["hub_name"]),
+            "  Control API      http://{}/   (python -m tests_host.emulator watch)".format(
+                i["control"]),
+            "  ID scope         {}".format(i["id_scope"]),
+            "  Group enrollment {}".format(i["group_id"]),
+            "  Group key        {}   (the emulator's own test key)".format(i["group_key"]),
+            "  Trust this CA    {}".format(i["ca_pem"]),
+            "                   {}   (DER, for a board)".format(i["ca_der"]),
+            "Ctrl-C stops it.",
+        ]
+        return "\n".join(lines)
+
+    async def stop(self):
+        for s in self.servers:
+            s.close()
+        for t in list(self.tasks):
+            t.cancel()
+        if self.tasks:
+            await asyncio.wait(list(self.tasks), timeout=5)
+        for s in self.servers:
+            try:
+                await asyncio.wait_for(s.wait_closed(), 5)
+            except asyncio.TimeoutError:
+                pass
