@@ -36,8 +36,10 @@ class IoTCError(Exception):
 
 # Everything else loads on first use: `iotc.X` imports the module that defines X.
 def __getattr__(name):
-    if name in ("IoTCClient", "Command"):
+    if name == "IoTCClient":
         mod = "client"
+    elif name == "Command":
+        mod = "inbox"
     elif name in ("AuthError", "ProvisioningError"):
         mod = "errors"
     elif name == "ConsoleLogger":
@@ -53,3 +55,13 @@ def __getattr__(name):
     value = getattr(__import__("iotc." + mod, None, None, (name,)), name)
     globals()[name] = value
     return value
+
+
+def _forget(*names):
+    # Drop modules needed only now and then (provisioning, connecting) so the GC can free them.
+    import sys
+
+    g = globals()
+    for n in names:
+        sys.modules.pop("iotc." + n, None)
+        g.pop(n, None)

@@ -4,13 +4,32 @@
 import json
 
 from iotc import proto
-from iotc.mqtt import split_publish
+
+
+class Command:
+    def __init__(self, name, value, component_name, request_id):
+        self.name = name
+        self.value = value
+        self.component_name = component_name
+        self.request_id = request_id
+        self.acked = False
+
+    @property
+    def payload(self):
+        return self.value
 
 
 def on_publish(client, op, body):
     # A malformed message or a failing callback is logged and skipped: listen() goes on.
-    topic, payload, pid = split_publish(op, body)
+    tl = body[0] << 8 | body[1]
+    i = 2 + tl
+    pid = 0
+    if op & 6:
+        pid = body[i] << 8 | body[i + 1]
+        i += 2
+    payload = memoryview(body)[i:]
     try:
+        topic = bytes(body[2 : 2 + tl]).decode()
         kind, a, b = proto.classify(topic, client._c2d_prefix)
         if kind == proto.TWIN_RES:
             _twin_answer(client, a, b, payload)
@@ -18,7 +37,7 @@ def on_publish(client, op, body):
             patch = json.loads(payload)
             version = patch.get("$version", a)
             for comp, name, value in proto.desired_items(patch):
-                client._property(comp, name, value, version)
+                on_property(client, comp, name, value, version)
         elif kind == proto.METHOD:
             _command(client, a, b, payload)
         elif kind == proto.C2D:
@@ -28,9 +47,9 @@ def on_publish(client, op, body):
     except OSError:
         raise
     except Exception as e:
-        client._log.info("skipped a message on {}: {!r}", topic, e)
+        client._log.info("skipped a message ({!r})", e)
     if pid:
-        client._link.puback(pid)
+        client._link.write(bytes((0x40, 2, pid >> 8, pid & 0xFF)), 4)  # PUBACK
 
 
 def _twin_answer(client, status, rid, payload):
@@ -68,8 +87,6 @@ def _value(payload):
 
 
 def _command(client, name, rid, payload):
-    from iotc.client import Command
-
     comp, cmd = proto.split_command(name)
     command = Command(cmd, _value(payload), comp, rid)
     cb = client._events.get(2)  # IoTCEvents.COMMANDS
@@ -90,16 +107,32 @@ def _respond(client, command, payload, status):
     if command.acked:
         return
     command.acked = True
-    topic = proto.method_response_topic(status, command.request_id).encode()
+    topic = proto.METHOD_RESPONSE.format(status, command.request_id).encode()
     client._link.publish(topic, b"" if payload is None else payload)
 
 
 def _c2d(client, props, payload):
     # IoT Central offline commands: method-name names the command (legacy "Commands:" prefix).
-    from iotc.client import Command
-
     name = props.get("method-name") or ""
     comp, cmd = proto.split_command(name.split(":")[-1])
     cb = client._events.get(3)  # IoTCEvents.ENQUEUED_COMMANDS
     if cb is not None:
         cb(Command(cmd, _value(payload), comp, props.get("$.mid")))
+
+
+def on_property(client, comp, name, value, version):
+    # Hand a desired property to the callback; its return value is acknowledged (ac 200),
+    # None/False is not, an exception is acknowledged as a device error (ac 500).
+    cb = client._events.get(1)  # IoTCEvents.PROPERTIES
+    status, desc = 200, "completed"
+    if cb is not None:
+        try:
+            ret = cb(name, value, comp)
+        except Exception as e:
+            client._log.info("property callback failed: {!r}", e)
+            ret, status, desc = value, 500, "device error: {}".format(e)
+        if ret is None or ret is False:
+            return
+        if ret is not True:
+            value = ret
+    client.send_property(proto.ack(comp, name, value, version, status, desc))

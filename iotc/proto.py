@@ -3,15 +3,18 @@
 
 from micropython import const
 
-from iotc.sas import quote, unquote
-
 API_VERSION = "2021-04-12"
-
-# Subscriptions (four of the hub's five allowed).
-SUB_METHODS = "$iothub/methods/POST/#"
-SUB_TWIN_RES = "$iothub/twin/res/#"
-SUB_DESIRED = "$iothub/twin/PATCH/properties/desired/#"
-# C2D: "devices/{id}/messages/devicebound/#", built per device.
+TWIN_GET = "$iothub/twin/GET/?$rid={}"
+REPORTED = "$iothub/twin/PATCH/properties/reported/?$rid={}"
+METHOD_RESPONSE = "$iothub/methods/res/{}/?$rid={}"
+C2D_PREFIX = "devices/{}/messages/devicebound/"
+# Subscriptions (four of the hub's five), the last one formatted with the device id.
+SUBSCRIPTIONS = (
+    "$iothub/methods/POST/#",
+    "$iothub/twin/res/#",
+    "$iothub/twin/PATCH/properties/desired/#",
+    "devices/{}/messages/devicebound/#",
+)
 
 # Kinds returned by classify().
 UNKNOWN = const(0)
@@ -19,6 +22,46 @@ TWIN_RES = const(1)
 DESIRED = const(2)
 METHOD = const(3)
 C2D = const(4)
+
+_HEX = b"0123456789ABCDEF"
+
+
+def _plain(c):
+    return 48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122 or c in b"-_.~"
+
+
+def quote(s):
+    # Percent-encode all but RFC 3986 unreserved characters (uppercase hex); str or bytes in.
+    data = s.encode() if isinstance(s, str) else s
+    out = bytearray()
+    for c in data:
+        if _plain(c):
+            out.append(c)
+        else:
+            out.append(37)
+            out.append(_HEX[c >> 4])
+            out.append(_HEX[c & 15])
+    return out.decode()
+
+
+def unquote(s):
+    if "%" not in s and "+" not in s:
+        return s
+    data = s.encode()
+    out = bytearray()
+    i = 0
+    while i < len(data):
+        c = data[i]
+        if c == 37:
+            try:
+                out.append(int(data[i + 1 : i + 3], 16))
+                i += 3
+                continue
+            except ValueError:
+                pass
+        out.append(32 if c == 43 else c)
+        i += 1
+    return out.decode()
 
 
 def hub_username(hub, device_id, model_id=None):
@@ -28,19 +71,13 @@ def hub_username(hub, device_id, model_id=None):
     return user
 
 
-def c2d_filter(device_id):
-    return "devices/{}/messages/devicebound/#".format(device_id)
-
-
 def telemetry_topic(device_id, content_type, content_encoding):
     # Built once per connection; a message with properties appends "&" + property_bag(...).
     topic = "devices/{}/messages/events/".format(device_id)
-    sep = ""
     if content_type:
-        topic += "$.ct=" + quote(content_type)
-        sep = "&"
+        topic += "$.ct=" + quote(content_type) + ("&" if content_encoding else "")
     if content_encoding:
-        topic += sep + "$.ce=" + quote(content_encoding)
+        topic += "$.ce=" + quote(content_encoding)
     return topic
 
 
@@ -48,57 +85,38 @@ def property_bag(props):
     parts = []
     for k in props:
         v = props[k]
-        parts.append(quote(k) if v is None else "{}={}".format(quote(k), quote(str(v))))
+        parts.append(quote(k) if v is None else quote(k) + "=" + quote(str(v)))
     return "&".join(parts)
 
 
 def parse_bag(bag):
     # "a=1&b&c=" -> {"a": "1", "b": None, "c": ""}
     out = {}
-    if bag:
-        for part in bag.split("&"):
-            if not part:
-                continue
+    for part in bag.split("&"):
+        if part:
             k, eq, v = part.partition("=")
             out[unquote(k)] = unquote(v) if eq else None
     return out
 
 
-def _query(topic):
-    q = topic.find("?")
-    return parse_bag(topic[q + 1 :]) if q >= 0 else {}
-
-
 def classify(topic, c2d_prefix):
     # -> (kind, a, b): TWIN_RES (status, rid), DESIRED (version, None), METHOD (name, rid),
     # C2D (properties dict, None), UNKNOWN (None, None). Raises ValueError on a malformed topic.
+    q = topic.find("?")
+    query = parse_bag(topic[q + 1 :]) if q >= 0 else {}
     if topic.startswith("$iothub/twin/res/"):
-        status = int(topic[17 : topic.index("/", 17)])
-        return TWIN_RES, status, _query(topic).get("$rid")
+        return TWIN_RES, int(topic[17 : topic.index("/", 17)]), query.get("$rid")
     if topic.startswith("$iothub/twin/PATCH/properties/desired/"):
-        v = _query(topic).get("$version")
+        v = query.get("$version")
         return DESIRED, int(v) if v else None, None
     if topic.startswith("$iothub/methods/POST/"):
         end = topic.index("/", 21)
-        rid = _query(topic).get("$rid")
-        if end == 21 or rid is None:
+        if end == 21 or "$rid" not in query:
             raise ValueError("method topic")
-        return METHOD, unquote(topic[21:end]), rid
+        return METHOD, unquote(topic[21:end]), query["$rid"]
     if topic.startswith(c2d_prefix):
         return C2D, parse_bag(topic[len(c2d_prefix) :]), None
     return UNKNOWN, None, None
-
-
-def twin_get_topic(rid):
-    return "$iothub/twin/GET/?$rid={}".format(rid)
-
-
-def reported_topic(rid):
-    return "$iothub/twin/PATCH/properties/reported/?$rid={}".format(rid)
-
-
-def method_response_topic(status, rid):
-    return "$iothub/methods/res/{}/?$rid={}".format(status, rid)
 
 
 def split_command(name):
@@ -135,11 +153,8 @@ def reported_version(reported, component, name):
         if not isinstance(reported, dict):
             return -1
     entry = reported.get(name)
-    if isinstance(entry, dict):
-        av = entry.get("av")
-        if isinstance(av, int):
-            return av
-    return -1
+    av = entry.get("av") if isinstance(entry, dict) else None
+    return av if isinstance(av, int) else -1
 
 
 def ack(component, name, value, version, status=200, description=None):

@@ -6,10 +6,7 @@ from binascii import a2b_base64, b2a_base64
 from hashlib import sha256
 
 from iotc import IoTCError
-
-_UNRESERVED = b"-_.~"
-_HEX = b"0123456789ABCDEF"
-
+from iotc.proto import quote
 
 def hmac_sha256(key, msg):
     if len(key) > 64:
@@ -40,50 +37,6 @@ def decode_key(key):
 
 def derive_device_key(group_key, registration_id):
     return b2a_base64(hmac_sha256(decode_key(group_key), registration_id.encode()))[:-1].decode()
-
-
-def quote(s):
-    # Percent-encode all but RFC 3986 unreserved characters (uppercase hex); returns s if clean.
-    data = s.encode() if isinstance(s, str) else s
-    extra = 0
-    for c in data:
-        if not (48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122 or c in _UNRESERVED):
-            extra += 2
-    if not extra:
-        return s if isinstance(s, str) else data.decode()
-    out = bytearray(len(data) + extra)
-    i = 0
-    for c in data:
-        if 48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122 or c in _UNRESERVED:
-            out[i] = c
-            i += 1
-        else:
-            out[i] = 37  # %
-            out[i + 1] = _HEX[c >> 4]
-            out[i + 2] = _HEX[c & 15]
-            i += 3
-    return out.decode()
-
-
-def unquote(s):
-    if "%" not in s and "+" not in s:
-        return s
-    data = s.encode()
-    out = bytearray()
-    i = 0
-    n = len(data)
-    while i < n:
-        c = data[i]
-        if c == 37 and i + 2 < n:
-            try:
-                out.append(int(data[i + 1 : i + 3], 16))
-                i += 3
-                continue
-            except ValueError:
-                pass
-        out.append(32 if c == 43 else c)
-        i += 1
-    return out.decode()
 
 
 def unix_time():

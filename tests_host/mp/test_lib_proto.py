@@ -83,6 +83,19 @@ def test_ack_payloads():
 
 
 def test_response_topics():
-    eq(proto.method_response_topic(200, "5"), "$iothub/methods/res/200/?$rid=5")
-    eq(proto.reported_topic(3), "$iothub/twin/PATCH/properties/reported/?$rid=3")
-    eq(proto.twin_get_topic("1"), "$iothub/twin/GET/?$rid=1")
+    eq(proto.METHOD_RESPONSE.format(200, "5"), "$iothub/methods/res/200/?$rid=5")
+    eq(proto.REPORTED.format(3), "$iothub/twin/PATCH/properties/reported/?$rid=3")
+    eq(proto.TWIN_GET.format("1"), "$iothub/twin/GET/?$rid=1")
+    eq([s.format("d1") for s in proto.SUBSCRIPTIONS][3], "devices/d1/messages/devicebound/#")
+
+
+def test_quote_keeps_unreserved_and_encodes_the_rest():
+    eq(proto.quote("Az09-_.~"), "Az09-_.~")
+    eq(proto.quote("a b/c:d?e=f&$"), "a%20b%2Fc%3Ad%3Fe%3Df%26%24")
+    eq(proto.quote("\u00e9"), "%C3%A9")
+
+
+def test_unquote():
+    eq(proto.unquote("a%20b%2Fc+d"), "a b/c d")
+    eq(proto.unquote("100%"), "100%")
+    eq(proto.unquote("%zz"), "%zz")

@@ -43,18 +43,6 @@ def test_token_hub_has_no_key_name():
         raise AssertionError(tok)
 
 
-def test_quote_keeps_unreserved_and_encodes_the_rest():
-    eq(sas.quote("Az09-_.~"), "Az09-_.~")
-    eq(sas.quote("a b/c:d?e=f&$"), "a%20b%2Fc%3Ad%3Fe%3Df%26%24")
-    eq(sas.quote("é"), "%C3%A9")
-
-
-def test_unquote():
-    eq(sas.unquote("a%20b%2Fc+d"), "a b/c d")
-    eq(sas.unquote("100%"), "100%")
-    eq(sas.unquote("%zz"), "%zz")
-
-
 def test_bad_keys_are_refused_clearly():
     for bad in ("", "not base64!", "YWJj", "short=="):
         try:

@@ -1,0 +1,165 @@
+# iotc link: MQTT packets over the hub's TLS socket once umqtt.simple has done CONNECT.
+# Each packet goes out in one socket write (one TLS record); reads never block when idle.
+# MIT license; Copyright (c) 2026 the iotc authors
+
+import json
+import time
+
+from micropython import const
+
+_TIMEOUT_MS = const(10000)
+
+
+class Link:
+    def __init__(self, sock):
+        self.sock = sock
+        sock.setblocking(False)
+        self._buf = bytearray(128)
+        self._mv = memoryview(self._buf)
+        self._io = None
+        self.last_tx = time.ticks_ms()
+
+    def write(self, buf, n):
+        # The socket is non-blocking: ride out a full send buffer, but not forever.
+        off = 0
+        t0 = time.ticks_ms()
+        while off < n:
+            w = self.sock.write(buf, off, n - off)
+            if w:
+                off += w
+            elif time.ticks_diff(time.ticks_ms(), t0) > _TIMEOUT_MS:
+                raise OSError("MQTT write timed out")
+            else:
+                time.sleep_ms(1)
+        self.last_tx = time.ticks_ms()
+
+    def _room(self, size):
+        if len(self._buf) < size:
+            self._buf = bytearray(size + 64)
+            self._mv = memoryview(self._buf)
+        return self._buf
+
+    def publish(self, topic, payload, qos=0, pid=0):
+        # topic: bytes. payload: bytes/str, or an object sent as JSON (serialised straight into
+        # a reused buffer). Returns the packet bytes for qos 1, kept to republish until PUBACK.
+        if isinstance(payload, str):
+            payload = payload.encode()
+        raw = isinstance(payload, (bytes, bytearray))
+        if raw:
+            n = len(payload)
+        else:
+            io = self._io
+            if io is None:
+                from io import BytesIO
+
+                io = self._io = BytesIO(128)
+            io.seek(0)
+            json.dump(payload, io)
+            n = io.tell()
+        tl = len(topic)
+        rem = 2 + tl + n + (2 if qos else 0)
+        buf = self._room(rem + 5)
+        buf[0] = 0x32 if qos else 0x30
+        i = _encode_len(buf, rem)
+        buf[i] = tl >> 8
+        buf[i + 1] = tl & 0xFF
+        buf[i + 2 : i + 2 + tl] = topic
+        i += 2 + tl
+        if qos:
+            buf[i] = pid >> 8
+            buf[i + 1] = pid & 0xFF
+            i += 2
+        if raw:
+            buf[i : i + n] = payload
+        else:
+            io.seek(0)
+            io.readinto(self._mv[i : i + n])
+        i += n
+        self.write(buf, i)
+        if qos:
+            return bytes(self._mv[:i])
+
+    def republish(self, packet):
+        # Resend a kept QoS 1 PUBLISH with the DUP flag.
+        n = len(packet)
+        buf = self._room(n)
+        buf[:n] = packet
+        buf[0] |= 0x08
+        self.write(buf, n)
+
+    def subscribe(self, filters, pid):
+        # One SUBSCRIBE for all filters (bytes), QoS 1 each; the SUBACK comes through poll().
+        rem = 2
+        for f in filters:
+            rem += 3 + len(f)
+        buf = self._room(rem + 5)
+        buf[0] = 0x82
+        i = _encode_len(buf, rem)
+        buf[i] = pid >> 8
+        buf[i + 1] = pid & 0xFF
+        i += 2
+        for f in filters:
+            n = len(f)
+            buf[i] = n >> 8
+            buf[i + 1] = n & 0xFF
+            buf[i + 2 : i + 2 + n] = f
+            buf[i + 2 + n] = 1
+            i += 3 + n
+        self.write(buf, i)
+
+    def close(self):
+        try:
+            self.sock.write(b"\xe0\x00")
+        except Exception:
+            pass
+        try:
+            self.sock.close()
+        except Exception:
+            pass
+
+    def _read(self, n):
+        # The rest of a packet already begun: wait for it, but not forever.
+        out = bytearray(n)
+        mv = memoryview(out)
+        got = 0
+        t0 = time.ticks_ms()
+        while got < n:
+            r = self.sock.readinto(mv[got:])
+            if r:
+                got += r
+            elif r == 0:
+                raise OSError("MQTT connection closed")
+            elif time.ticks_diff(time.ticks_ms(), t0) > _TIMEOUT_MS:
+                raise OSError("MQTT read timed out")
+            else:
+                time.sleep_ms(1)
+        return out
+
+    def poll(self):
+        # -> (first header byte, remaining bytes) of one incoming packet, or None if none.
+        b = self.sock.read(1)
+        if b is None:
+            return None
+        if not b:
+            raise OSError("MQTT connection closed by the server")
+        n = 0
+        sh = 0
+        while True:
+            c = self._read(1)[0]
+            n |= (c & 0x7F) << sh
+            if not c & 0x80:
+                break
+            sh += 7
+            if sh > 21:
+                raise OSError("MQTT: bad remaining length")
+        return b[0], (self._read(n) if n else b"")
+
+
+def _encode_len(buf, n):
+    i = 1
+    while n > 0x7F:
+        buf[i] = (n & 0x7F) | 0x80
+        n >>= 7
+        i += 1
+    buf[i] = n
+    return i + 1
