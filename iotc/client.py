@@ -181,8 +181,10 @@ class IoTCClient:
             pid = body[0] << 8 | body[1]
             if self._inflight.pop(pid, None):
                 self._emit(5, "telemetry", pid)  # IoTCEvents.MESSAGE_SENT
-        elif kind == 0x90 and 0x80 in body[2:]:
-            self._log.info("the hub refused a subscription")
+        elif kind == 0x90:
+            for code in body[2:]:
+                if code == 0x80:
+                    self._log.info("the hub refused a subscription")
         return True
 
     def _next_pid(self):
