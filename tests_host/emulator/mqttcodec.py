@@ -40,11 +40,14 @@ def packet(ptype, flags, body=b""):
     return bytes([(ptype << 4) | flags]) + encode_length(len(body)) + body
 
 
-async def read_packet(reader, max_size):
-    """Read one packet: (type, flags, body). EOF before a first byte raises EOFError."""
+async def read_packet(reader, max_size, only=None):
+    """Read one packet: (type, flags, body). EOF before a first byte raises EOFError.
+    only = the one packet type allowed here (CONNECT first): anything else fails at its first byte."""
     first = await reader.read(1)
     if not first:
         raise EOFError
+    if only is not None and first[0] != only << 4:
+        raise ProtocolError("first byte 0x{:02x} is not {}".format(first[0], NAMES[only]))
     n, shift = 0, 0
     for _ in range(4):
         b = (await reader.readexactly(1))[0]

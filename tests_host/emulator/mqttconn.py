@@ -102,9 +102,7 @@ class MqttConnection:
     async def _serve(self):
         """Returns True when the connection should close after flushing (a refused CONNECT)."""
         ptype, flags, body = await asyncio.wait_for(
-            m.read_packet(self.reader, self.max_packet), CONNECT_TIMEOUT)
-        if ptype != m.CONNECT:
-            raise m.ProtocolError("first packet is {}, not CONNECT".format(m.NAMES.get(ptype)))
+            m.read_packet(self.reader, self.max_packet, only=m.CONNECT), CONNECT_TIMEOUT)
         c = m.parse_connect(body)
         if (c.protocol, c.level) != ("MQTT", 4):
             self.send(m.connack(m.BAD_PROTOCOL))
