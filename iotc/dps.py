@@ -26,7 +26,7 @@ class _Http:
     def _open(self):
         ai = socket.getaddrinfo(self.host, self.port, 0, socket.SOCK_STREAM)[0]
         s = socket.socket(ai[0], socket.SOCK_STREAM, ai[2])
-        s.settimeout(15)
+        s.settimeout(10)
         try:
             s.connect(ai[-1])
             anchors = self.trust.anchors()
@@ -107,7 +107,10 @@ class _Http:
     def _exact(self, n, status):
         out = b""
         while len(out) < n:
-            chunk = self.sock.read(n - len(out))
+            try:
+                chunk = self.sock.read(n - len(out))
+            except OSError:  # timed out waiting for the rest
+                chunk = None
             if not chunk:
                 self.close()
                 raise ProvisioningError("DPS: truncated HTTP body", status)
