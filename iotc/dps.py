@@ -77,7 +77,10 @@ class _Http:
         status = int(parts[1])
         headers = {}
         while True:
-            line = s.readline()
+            try:
+                line = s.readline()
+            except OSError:  # timed out waiting for the rest
+                line = None
             if not line:
                 self.close()
                 raise ProvisioningError("DPS: truncated HTTP headers", status)
