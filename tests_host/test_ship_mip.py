@@ -159,16 +159,65 @@ def mip_index(tmp_path_factory):
     return os.path.join(d, "index")
 
 
-def test_ship_mip_install_matches_package(tmp_path, mip_index):
+def install(tmp_path, mip_index, package_json_text=None):
     target = tmp_path / "lib"
     target.mkdir()
-    with RepoServer(ROOT, mip_index) as srv:
+    with RepoServer(ROOT, mip_index, package_json_text) as srv:
         p = mip_install(srv, str(target))
-    out = p.stdout + p.stderr
-    assert p.returncode == 0 and "Done" in out, out
+    return str(target), p.stdout + p.stderr, p.returncode
+
+
+def run_device(emulator, tmp_path, target, device_id):
+    """The telemetry sample, one message, with iotc and umqtt.simple from `target` only."""
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(os.path.join(ROOT, "samples", "telemetry.py"), str(run / "main.py"))
+    i = emulator.info
+    with open(str(run / "iotc_config.json"), "w") as f:
+        json.dump({"id_scope": i["id_scope"], "device_id": device_id, "group_key": i["group_key"],
+                   "endpoint": i["dps"], "ca_file": i["ca_der"], "loops": 1, "interval": 0.1}, f)
+    path = ":".join([target, os.path.join(HERE, "mplib"), ".frozen"])
+    where = subprocess.run(
+        [MICROPYTHON, "-c", "import iotc, umqtt.simple; print(iotc.__file__); "
+         "print(umqtt.simple.__file__); print(iotc.__version__)"],
+        capture_output=True, text=True, timeout=30, cwd=str(run), env=_mp_env(path))
+    dev = subprocess.run([MICROPYTHON, "main.py"], capture_output=True, text=True, timeout=60,
+                         cwd=str(run), env=_mp_env(path))
+    return where, dev
+
+
+def test_ship_mip_install_then_device_run(emulator, tmp_path, mip_index):
+    target, out, rc = install(tmp_path, mip_index)
+    assert rc == 0 and "Done" in out, out
+    # Exactly what package.json lists, plus the dependency from the index (as .mpy).
     want = gen_package.library_files() + ["umqtt/simple.mpy"]
-    assert installed_files(str(target)) == sorted(want), out
-    # Each installed file is byte-identical to the repo's.
+    assert installed_files(target) == sorted(want), out
     for rel in gen_package.library_files():
-        with open(os.path.join(ROOT, rel), "rb") as a, open(target / rel, "rb") as b:
+        with open(os.path.join(ROOT, rel), "rb") as a, open(os.path.join(target, rel), "rb") as b:
             assert a.read() == b.read(), rel
+    dev_id = "mip-" + os.path.basename(str(tmp_path))[-12:].replace("_", "-").strip("-")
+    where, dev = run_device(emulator, tmp_path, target, dev_id)
+    lines = where.stdout.split()
+    assert where.returncode == 0 and len(lines) == 3, where.stdout + where.stderr
+    assert lines[0].startswith(target + "/iotc/") and lines[1] == target + "/umqtt/simple.mpy"
+    assert lines[2] == gen_package.library_version()
+    assert dev.returncode == 0, dev.stdout + dev.stderr
+    got = emulator.app.telemetry(dev_id)
+    assert [json.loads(t["body"])["count"] for t in got] == [1], dev.stdout + dev.stderr
+
+
+def test_ship_mip_file_missing_from_package_json_fails(emulator, tmp_path, mip_index):
+    # The check above has teeth: serve a package.json that forgot one module.
+    pkg = json.loads(gen_package.expected())
+    pkg["urls"] = [u for u in pkg["urls"] if u[0] != "iotc/client.py"]
+    assert len(pkg["urls"]) == len(gen_package.library_files()) - 1
+    target, out, rc = install(tmp_path, mip_index, json.dumps(pkg))
+    assert rc == 0 and "Done" in out  # mip cannot know a file is missing ...
+    assert "iotc/client.py" not in installed_files(target)  # ... the file-set check does,
+    where, dev = run_device(emulator, tmp_path, target, "mip-missing-file")
+    assert dev.returncode != 0 and "ImportError" in dev.stdout + dev.stderr  # and so does a device
+    assert not _known(emulator, "mip-missing-file") or not emulator.app.telemetry("mip-missing-file")
+
+
+def _known(emulator, device_id):
+    return any(d["id"] == device_id for d in emulator.app.devices())

@@ -1,0 +1,85 @@
+# iotc sample for ESP8266 (2 MiB+ flash, firmware with iotc frozen in): tuned for a ~40 KB heap
+# MIT license; Copyright (c) 2026 the iotc authors
+#
+# Build the firmware with `make firmware BOARD=ESP8266_GENERIC MICROPY_DIR=...` so iotc runs from
+# flash (compiling it from .py on this board can raise MemoryError). Heap habits used here:
+# collect before and after big steps, import only what runs, small payloads, QoS 0, no buffers
+# kept between messages.
+#
+# TLS: the ESP8266 port uses axTLS, which cannot verify a server certificate. With the default
+# verify=True the client refuses to connect and says why; "verify": false in iotc_config.json
+# opts out explicitly, which is only sensible towards a gateway or the emulator on a LAN you
+# trust. Azure itself also refuses axTLS's cipher suites (no ECDHE) since 2025-08-31 (README).
+import gc
+import sys
+import time
+
+gc.collect()
+import json  # noqa: E402
+
+with open("iotc_config.json") as f:
+    cfg = json.load(f)
+
+if sys.platform == "esp8266":
+    import network
+    import ntptime
+
+    wlan = network.WLAN(network.STA_IF)
+    wlan.active(True)
+    if not wlan.isconnected():
+        wlan.connect(cfg["wifi_ssid"], cfg["wifi_password"])
+        for _ in range(150):  # up to 30 s
+            if wlan.isconnected():
+                break
+            time.sleep_ms(200)
+        else:
+            raise OSError("Wi-Fi: could not join")
+    ntptime.settime()  # SAS tokens expire: the clock must be right
+    del sys.modules["ntptime"], ntptime  # not needed again: let its memory go
+gc.collect()
+
+from iotc import IoTCClient, IoTCConnectType, IoTCEvents  # noqa: E402
+
+gc.collect()
+
+
+def on_properties(name, value, component):
+    return value  # acknowledged with status 200
+
+
+def on_commands(command, ack):
+    ack(command, None)  # status 200, empty payload
+
+
+client = IoTCClient(
+    cfg["id_scope"],
+    cfg["device_id"],
+    IoTCConnectType.SYMM_KEY,
+    cfg["group_key"],
+    endpoint=cfg.get("endpoint"),
+    ca_file=cfg.get("ca_file"),
+    verify=cfg.get("verify", True),
+    qos=0,
+    keepalive=60,
+)
+client.on(IoTCEvents.PROPERTIES, on_properties)
+client.on(IoTCEvents.COMMANDS, on_commands)
+del cfg["group_key"]  # the client keeps what it needs
+gc.collect()
+client.connect()
+gc.collect()
+print("connected, free heap", gc.mem_free())
+
+loops = cfg.get("loops", 0)  # 0: forever
+interval_ms = int(cfg.get("interval", 30) * 1000)
+n = 0
+while loops == 0 or n < loops:
+    n += 1
+    if client.is_connected():
+        client.send_telemetry({"n": n, "heap": gc.mem_free()})
+    gc.collect()
+    end = time.ticks_add(time.ticks_ms(), interval_ms)
+    while time.ticks_diff(end, time.ticks_ms()) > 0:
+        client.listen()
+        time.sleep_ms(100)
+client.disconnect()
