@@ -5,9 +5,12 @@
   POST /{idScope}/registrations/{regId}?api-version=..                -> 200 registrationState (lookup)
 
 One request per connection (answers carry `Connection: close`). The `dps_malformed` fault breaks
-the next answer on purpose: truncated (body shorter than Content-Length), chunked (valid chunked
-transfer-encoding instead of Content-Length), no_headers (status line, no headers, body to EOF),
-bad_json (Content-Length right, JSON broken), no_status (headers and body without a status line).
+the next answer on purpose:
+  truncated   the body is shorter than its Content-Length, then the connection closes
+  chunked     valid chunked transfer-encoding instead of Content-Length
+  no_headers  the status line, then the body at once: no headers, no blank line
+  bad_json    Content-Length right, JSON broken
+  no_status   headers and body without a status line
 """
 
 import asyncio
@@ -94,7 +97,7 @@ class DpsHttp:
             chunks = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in (body[:half], body[half:]) if c)
             return head + chunks + b"0\r\n\r\n"
         if kind == "no_headers":
-            return status_line + b"\r\n" + body
+            return status_line + body
         if kind == "bad_json":
             broken = body[: max(1, len(body) - 3)] + b"}{"
             return httpio.response(reply.status, broken, headers)
