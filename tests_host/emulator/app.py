@@ -130,19 +130,20 @@ class AppClient:
 # --- CLI commands (python -m tests_host.emulator watch|invoke|set|send|devices|twin) ---------------
 
 
-def _fmt_event(e):
-    t = time.strftime("%H:%M:%S", time.localtime(e["ts"]))
+def format_event(e, with_time=True):
+    """One readable line for an event of the log."""
+    t = time.strftime("%H:%M:%S ", time.localtime(e["ts"])) if with_time else ""
     kind, dev = e["type"], e.get("device", "-")
     if kind == "telemetry":
         extra = ""
         if e.get("properties"):
-            extra += " props=" + json.dumps(e["properties"])
+            extra += "  props=" + json.dumps(e["properties"])
         if e.get("system"):
-            extra += " sys=" + json.dumps(e["system"])
-        return "{} {:<12} telemetry  {}{}".format(t, dev, e["body"], extra)
+            extra += "  sys=" + json.dumps(e["system"])
+        return "{}{:<14} telemetry  {}{}".format(t, dev, e["body"][:500], extra)
     skip = {"seq", "ts", "type", "device"}
     rest = " ".join("{}={}".format(k, json.dumps(v)) for k, v in e.items() if k not in skip)
-    return "{} {:<12} {:<10} {}".format(t, dev, kind, rest)
+    return "{}{:<14} {:<10} {}".format(t, dev, kind, rest[:500])
 
 
 def watch(app, kinds=None, out=print):
@@ -153,5 +154,5 @@ def watch(app, kinds=None, out=print):
         evs, last = app.events(since, 20)
         for e in evs:
             if kinds is None or e["type"] in kinds:
-                out(_fmt_event(e))
+                out(format_event(e))
         since = evs[-1]["seq"] if evs else since

@@ -9,6 +9,7 @@ import sys
 import time
 
 from . import certs
+from .app import format_event
 from .control import Control
 from .dps import Dps
 from .dps_http import DpsHttp
@@ -71,6 +72,14 @@ class Emulator:
             t = time.strftime("%H:%M:%S", time.localtime())
             print("{} {}".format(t, msg), file=sys.stdout, flush=True)
 
+    # Events worth a line in the serve window (connections and DPS requests log themselves).
+    SHOWN = {"telemetry", "reported", "desired", "method_call", "method_result", "c2d_queued",
+             "c2d_ack", "dps_assigned", "fault", "enrollment", "internal_error"}
+
+    def _show_event(self, ev):
+        if self.cfg.verbose and ev["type"] in self.SHOWN:
+            self.log("event " + format_event(ev, with_time=False))
+
     def _loop_exception(self, loop, context):
         exc = context.get("exception")
         msg = context.get("message", "")
@@ -127,7 +136,8 @@ class Emulator:
         group_key = load_or_create_group_key(cfg.state_dir)
 
         # The hub's port decides its advertised name, so bind it first.
-        self.state = State(cfg.id_scope, "", (), cfg.group_id, group_key, cfg.retry_after)
+        self.state = State(cfg.id_scope, "", (), cfg.group_id, group_key, cfg.retry_after,
+                           log=self._show_event)
         self.hub = Hub(self.state, self.log)
         dps = Dps(self.state)
         hub_port = await self._listen(self.hub.serve, hub_host, cfg.hub_port, tls)

@@ -1,0 +1,147 @@
+"""The emulator's command line: serve (banner, ready file, Ctrl-C), certificate reuse, and the
+application commands (devices, twin, set, send, invoke, watch) against a running instance."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from emufixture import ROOT
+from emulator import certs, sas
+from emulator import testclient as tc
+
+
+def cli(emulator, *args, timeout=30):
+    p = subprocess.run([sys.executable, "-m", "tests_host.emulator", *args,
+                        "--control", emulator.info["control"]],
+                       cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    return p.returncode, p.stdout, p.stderr
+
+
+def connected_device(emulator):
+    dev = "cli-" + uuid.uuid4().hex[:8]
+    tc.provision(emulator.info, dev)
+    return dev, tc.hub_connect(emulator.info, dev, sas.derive_device_key(emulator.info["group_key"], dev))
+
+
+def test_certs_reused_and_reissued(tmp_path):
+    d = str(tmp_path)
+    first = certs.ensure(d, {"127.0.0.1"})
+    assert first["issued"] == ["ca", "server"]
+    ca = open(first["ca_pem"], "rb").read()
+    assert certs.ensure(d, {"127.0.0.1", "localhost"})["issued"] == []
+    again = certs.ensure(d, {"127.0.0.9", "emu.example"})
+    assert again["issued"] == ["server"] and open(again["ca_pem"], "rb").read() == ca
+    cert = x509.load_pem_x509_certificate(open(again["cert"], "rb").read())
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert {"localhost", "emu.example"} <= set(san.get_values_for_type(x509.DNSName))
+    assert {"127.0.0.1", "127.0.0.9", "::1"} <= {str(i) for i in san.get_values_for_type(x509.IPAddress)}
+    der = open(again["ca_der"], "rb").read()
+    assert x509.load_der_x509_certificate(der).public_bytes(serialization.Encoding.PEM) == ca
+
+
+def test_serve_banner_and_ctrl_c(tmp_path):
+    ready = str(tmp_path / "ready.json")
+    cmd = [sys.executable, "-m", "tests_host.emulator", "serve", "--state", str(tmp_path / "st"),
+           "--dps-port", "0", "--dps-mqtt-port", "0", "--hub-port", "0", "--control-port", "0",
+           "--ready-file", ready, "--cert-name", "emu.example", "--retry-after", "0"]
+    for run in range(2):
+        p = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             text=True)
+        try:
+            lines = []
+            deadline = time.monotonic() + 30
+            while not any(ln.startswith("Ctrl-C") for ln in lines) and time.monotonic() < deadline:
+                lines.append(p.stdout.readline())
+            out = "".join(lines)
+            info = json.load(open(ready))
+            assert "ready" in out and info["group_key"] in out and info["ca_pem"] in out
+            assert info["id_scope"] in out and "SAS-IoT-Devices" in out
+            assert ("issued ca and server" in out) == (run == 0)
+            assert info["retry_after"] == 0
+            p.send_signal(signal.SIGINT)
+            rest, _ = p.communicate(timeout=15)
+            assert p.returncode == 0, rest
+            assert "stopping" in rest
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        os.remove(ready)
+
+
+def test_serve_port_in_use(emulator, tmp_path):
+    port = emulator.info["control"].rsplit(":", 1)[1]
+    p = subprocess.run([sys.executable, "-m", "tests_host.emulator", "serve",
+                        "--state", str(tmp_path), "--dps-port", "0", "--dps-mqtt-port", "0",
+                        "--hub-port", "0", "--control-port", port],
+                       cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert p.returncode == 2 and "cannot listen" in p.stderr
+
+
+def test_devices_twin_set(emulator):
+    dev, c = connected_device(emulator)
+    try:
+        rc, out, err = cli(emulator, "devices")
+        assert rc == 0 and dev in out and "connected" in out
+        rc, out, err = cli(emulator, "set", dev, '{"targetTemperature": 22}')
+        assert rc == 0 and "version is now 2" in out
+        rc, out, err = cli(emulator, "twin", dev)
+        assert rc == 0 and json.loads(out)["desired"] == {"targetTemperature": 22, "$version": 2}
+        rc, out, err = cli(emulator, "twin", "nobody")
+        assert rc == 1 and "404" in err
+    finally:
+        c.close()
+
+
+def test_send_and_invoke(emulator):
+    dev, c = connected_device(emulator)
+    try:
+        c.subscribe("devices/{}/messages/devicebound/#".format(dev), "$iothub/methods/POST/#")
+        rc, out, err = cli(emulator, "send", dev, "hello", "--prop", "a=1", "--prop", "b=x y")
+        assert rc == 0 and out.startswith("queued")
+        topic, payload, qos, pid, *_ = c.message("devices/{}/messages/devicebound/".format(dev))
+        assert payload == b"hello" and "a=1" in topic and "b=x%20y" in topic
+        res = {}
+        th = threading.Thread(target=lambda: res.update(
+            zip(("rc", "out", "err"), cli(emulator, "invoke", dev, "blink", '{"n": 3}'))))
+        th.start()
+        topic, payload, *_ = c.message("$iothub/methods/POST/blink/", timeout=20)
+        assert json.loads(payload) == {"n": 3}
+        c.publish("$iothub/methods/res/200/?$rid=" + topic.split("$rid=")[1], b'{"blinked": 3}')
+        th.join(30)
+        assert res["rc"] == 0 and json.loads(res["out"]) == {
+            "status": 200, "payload": {"blinked": 3}, "id": json.loads(res["out"])["id"]}
+    finally:
+        c.close()
+
+
+def test_watch(emulator):
+    dev, c = connected_device(emulator)
+    p = subprocess.Popen([sys.executable, "-m", "tests_host.emulator", "watch", "--control",
+                          emulator.info["control"]], cwd=ROOT, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True)
+    try:
+        assert "watching" in p.stdout.readline()
+        time.sleep(0.3)
+        c.publish("devices/{}/messages/events/alert=1".format(dev), b'{"t": 5}')
+        line = ""
+        deadline = time.monotonic() + 20
+        while "telemetry" not in line and time.monotonic() < deadline:
+            line = p.stdout.readline()
+        assert dev in line and '{"t": 5}' in line and '"alert": "1"' in line
+        p.send_signal(signal.SIGINT)
+        p.wait(10)
+        assert p.returncode == 0
+    finally:
+        c.close()
+        if p.poll() is None:
+            p.kill()
+            p.wait()
