@@ -11,7 +11,6 @@ from iotc import IoTCConnectType, IoTCError, _forget
 _ACK_TIMEOUT_MS = const(10000)  # republish a QoS 1 message not acknowledged by then
 _MAX_INFLIGHT = const(16)
 _MAX_QUEUED = const(32)  # messages kept while offline
-_BACKOFF_MAX_MS = const(60000)
 _DRAIN = const(8)  # packets handled per listen() call
 _COLD = ("session", "sas", "tls", "certs", "errors", "store")
 
@@ -28,6 +27,10 @@ def _check_id(device_id):
 
 
 class IoTCClient:
+    # Reconnect backoff: first retry at once, then RETRY_MS doubling up to RETRY_MAX_MS.
+    RETRY_MS = 1000
+    RETRY_MAX_MS = 60000
+
     def __init__(self, id_scope, device_id, credentials_type, credentials, logger=None,
                  storage=None, endpoint=None, ca_file=None, verify=True, qos=0,
                  token_ttl=21600, keepalive=120):
@@ -123,9 +126,8 @@ class IoTCClient:
             self._link.close()
             self._link = None
         self._failures += 1
-        # 0 s for the first retry after a working link, then 1, 2, 4 ... 60 s, plus jitter.
         n = self._failures
-        delay = 0 if n == 1 else min(1000 << min(n - 2, 6), _BACKOFF_MAX_MS)
+        delay = 0 if n == 1 else min(self.RETRY_MS << min(n - 2, 16), self.RETRY_MAX_MS)
         delay += time.ticks_us() % (delay // 4 + 1)
         self._retry_at = time.ticks_add(time.ticks_ms(), delay)
         self._log.info("connection lost ({}); retrying in {} ms", reason, delay)

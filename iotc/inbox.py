@@ -21,14 +21,19 @@ class Command:
 
 def on_publish(client, op, body):
     # A malformed message or a failing callback is logged and skipped: listen() goes on.
+    if body is None:
+        client._log.info("skipped a message larger than the device accepts")
+        return
     tl = body[0] << 8 | body[1]
     i = 2 + tl
     pid = 0
-    if op & 6:
+    if op & 6 and i + 2 <= len(body):
         pid = body[i] << 8 | body[i + 1]
         i += 2
     payload = memoryview(body)[i:]
     try:
+        if i > len(body):
+            raise ValueError("PUBLISH topic runs past the packet")
         topic = bytes(body[2 : 2 + tl]).decode()
         kind, a, b = proto.classify(topic, client._c2d_prefix)
         if kind == proto.TWIN_RES:

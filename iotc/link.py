@@ -8,6 +8,7 @@ import time
 from micropython import const
 
 _TIMEOUT_MS = const(10000)
+_MAX_IN = const(32768)  # larger incoming packets are read and dropped, not allocated
 
 
 class Link:
@@ -117,14 +118,14 @@ class Link:
         except Exception:
             pass
 
-    def _read(self, n):
+    def _read(self, n, into=None):
         # The rest of a packet already begun: wait for it, but not forever.
-        out = bytearray(n)
+        out = into or bytearray(n)
         mv = memoryview(out)
         got = 0
         t0 = time.ticks_ms()
         while got < n:
-            r = self.sock.readinto(mv[got:])
+            r = self.sock.readinto(mv[got:n])
             if r:
                 got += r
             elif r == 0:
@@ -152,6 +153,12 @@ class Link:
             sh += 7
             if sh > 21:
                 raise OSError("MQTT: bad remaining length")
+        if n > _MAX_IN:
+            while n:  # drop it in small pieces; the link stays in step
+                k = min(n, len(self._buf))
+                self._read(k, self._buf)
+                n -= k
+            return b[0], None
         return b[0], (self._read(n) if n else b"")
 
 

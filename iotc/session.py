@@ -138,7 +138,7 @@ def open_link(client):
                        password, client._keepalive, _trust(client))
     del password
     ttl = client._ttl
-    client._renew_at = time.ticks_add(time.ticks_ms(), (ttl - min(300, ttl // 10)) * 1000)
+    client._renew_at = time.ticks_add(time.ticks_ms(), (ttl - min(300, ttl // 5 + 1)) * 1000)
     link = client._link = Link(sock)
     client._c2d_prefix = proto.C2D_PREFIX.format(dev)
     topic = proto.telemetry_topic(dev, client._ct, client._ce)
