@@ -38,7 +38,7 @@ if sys.platform == "esp8266":
     del sys.modules["ntptime"], ntptime  # not needed again: let its memory go
 gc.collect()
 
-from iotc import IoTCClient, IoTCConnectType, IoTCEvents  # noqa: E402
+from iotc import FileStorage, IoTCClient, IoTCConnectType, IoTCEvents  # noqa: E402
 
 gc.collect()
 
@@ -58,6 +58,7 @@ client = IoTCClient(
     cfg["group_key"],
     endpoint=cfg.get("endpoint"),
     ca_file=cfg.get("ca_file"),
+    storage=FileStorage("iotc_assignment.json"),  # a reboot skips DPS: one TLS handshake fewer
     verify=cfg.get("verify", True),
     qos=0,
     keepalive=60,

@@ -156,6 +156,15 @@ def test_sample_esp8266_on_unix_small_heap(emulator, tmp_path):
     got = bodies(emulator, dev)
     assert [b["n"] for b in got] == [1, 2, 3], out
     assert all(0 < b["heap"] < ESP8266_SAMPLE_HEAP for b in got)
+    # A "reboot": the assignment cached by FileStorage lets it skip DPS.
+    assert os.path.exists(os.path.join(str(tmp_path), "iotc_assignment.json"))
+    write_config(emulator, tmp_path, dev, loops=1, interval=0.1)
+    since = emulator.app.last_seq()
+    finish(start("esp8266.py", tmp_path, heapsize=ESP8266_SAMPLE_HEAP))
+    evs, _ = emulator.app.events(since)
+    mine = [e["type"] for e in evs if e.get("device") == dev]
+    assert "connected" in mine and "dps_register" not in mine, mine
+    assert len(bodies(emulator, dev)) == 4
 
 
 def test_sample_unix_emulator_env(emulator, tmp_path):
