@@ -11,7 +11,8 @@ class App:
     qos1 = True
 
     def __init__(self, cfg, use_cache=True, qos=0):
-        from iotc import IoTCClient, IoTCConnectType, IoTCEvents, FileStorage, MemoryStorage
+        from iotc import IoTCClient, IoTCConnectType, IoTCEvents, IoTCLogLevel
+        from iotc import FileStorage, MemoryStorage
 
         self.acked = 0
         self.answered = 0
@@ -19,7 +20,8 @@ class App:
         self.client = c = IoTCClient(
             cfg["id_scope"], cfg["device_id"], IoTCConnectType.SYMM_KEY, cfg["group_key"],
             storage=FileStorage(cfg["cache"]) if use_cache else MemoryStorage(),
-            endpoint=cfg["dps"], ca_file=cfg["ca_file"], qos=qos)
+            endpoint=cfg["dps"], ca_file=cfg["ca_file"], verify=cfg.get("verify", True), qos=qos)
+        c.set_log_level(IoTCLogLevel.DISABLED)
         c.on(IoTCEvents.PROPERTIES, self._on_props)
         c.on(IoTCEvents.COMMANDS, self._on_cmd)
         c.on(IoTCEvents.MESSAGE_SENT, self._on_sent)
