@@ -46,7 +46,7 @@ client.send_property({"firmware": "sample-1.0"})
 
 loops = cfg.get("loops", 0)  # 0: forever
 n = 0
-while client.is_connected() and (loops == 0 or n < loops):
+while loops == 0 or n < loops:  # offline, sends are queued and listen() reconnects
     n += 1
     client.send_telemetry({"temperature": 21.5, "count": n})
     end = time.ticks_add(time.ticks_ms(), int(state["interval"] * 1000))

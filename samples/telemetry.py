@@ -23,7 +23,7 @@ client.connect()
 
 loops = cfg.get("loops", 0)  # 0: forever
 n = 0
-while client.is_connected() and (loops == 0 or n < loops):
+while loops == 0 or n < loops:  # offline, sends are queued and listen() reconnects
     n += 1
     client.send_telemetry({"temperature": 20 + n % 10, "count": n})
     print("sent", n)
