@@ -68,8 +68,10 @@ def bodies(emulator, device_id):
 
 
 def wait_connected(emulator, device_id, since, proc):
-    e = emulator.app.wait_event(lambda e: e["type"] == "connected" and e.get("device") == device_id,
-                                since=since, timeout=30)
+    def match(e):
+        return e["type"] == "connected" and e.get("device") == device_id
+
+    e = emulator.app.wait_event(match, since=since, timeout=30)
     if e is None:
         proc.kill()  # the caller's finish() reports its output
         raise AssertionError("device {} never connected".format(device_id))

