@@ -1,4 +1,4 @@
-# iotc client: the IoT Central session that stays in RAM: listen, send, heal.
+# iotc client: the part of the session that stays in RAM: listen, send, heal.
 # Connecting (iotc.session) and provisioning (iotc.dps) load only while they run.
 # MIT license; Copyright (c) 2026 the iotc authors
 
@@ -6,24 +6,12 @@ import time
 
 from micropython import const
 
-from iotc import IoTCConnectType, IoTCError, _forget
+from iotc import IoTCError, _forget
 
 _ACK_TIMEOUT_MS = const(10000)  # republish a QoS 1 message not acknowledged by then
 _MAX_INFLIGHT = const(16)
 _MAX_QUEUED = const(32)  # messages kept while offline
 _DRAIN = const(8)  # packets handled per listen() call
-_COLD = ("session", "sas", "tls", "certs", "errors", "store")
-
-
-def _check_id(device_id):
-    ok = isinstance(device_id, str) and 0 < len(device_id) <= 128
-    if ok:
-        for c in device_id:
-            if not (c.isalpha() or c.isdigit() or c in "-._:") or ord(c) > 127:
-                ok = False
-        ok = ok and device_id[0] not in "-._:" and device_id[-1] not in "-._:"
-    if not ok:
-        raise IoTCError("device_id: use 1-128 ASCII letters, digits and - . _ : inside")
 
 
 class IoTCClient:
@@ -36,20 +24,13 @@ class IoTCClient:
                  token_ttl=21600, keepalive=120):
         if not id_scope or not isinstance(id_scope, str):
             raise IoTCError("id_scope is empty")
-        _check_id(device_id)
-        if qos not in (0, 1):
-            raise IoTCError("qos: 0 or 1")
+        if qos not in (0, 1) or credentials_type not in (1, 2):
+            raise IoTCError("qos is 0 or 1; credentials_type an IoTCConnectType")
         from iotc import sas
 
-        if credentials_type == IoTCConnectType.SYMM_KEY:
-            self._key = sas.derive_device_key(credentials, device_id)
-        elif credentials_type == IoTCConnectType.DEVICE_KEY:
-            sas.decode_key(credentials)
-            self._key = credentials
-        else:
-            raise IoTCError("credentials_type: use IoTCConnectType.SYMM_KEY or DEVICE_KEY")
+        self._key = sas.device_key(credentials_type == 1, credentials, device_id)
         del sas
-        _forget("sas")
+        _forget("sas", "topics")
         if logger is None:
             from iotc.log import ConsoleLogger
 
@@ -106,20 +87,48 @@ class IoTCClient:
     def connect(self, force_dps=False):
         # Blocks until connected: DPS if needed (waiting as long as DPS asks), CONNECT,
         # subscriptions, twin. Raises IoTCError (AuthError, ProvisioningError) or OSError.
+        self._session(force_dps)
+        if self._link is None:
+            raise IoTCError("not connected")
+
+    def _session(self, force_dps=None):
+        # Open a session (force_dps None: a reconnect that reports failures through _lost).
         from iotc import session
 
         try:
-            session.connect(self, force_dps)
+            if force_dps is None:
+                session.reconnect(self)
+            else:
+                session.connect(self, force_dps)
         finally:
             del session
-            _forget(*_COLD)
+            _forget("session", "sas", "topics", "tls", "certs", "store")
+        if self._link is None:
+            return
+        self._emit(4, True, "connected")  # IoTCEvents.CONNECTION
+        if self._twin:
+            from iotc.inbox import sync_desired
+
+            sync_desired(self)
+        # What the hub never acknowledged, then what waited while offline.
+        try:
+            for entry in self._inflight.values():
+                self._link.republish(entry[0])
+                entry[1] = time.ticks_ms()
+            for rid in list(self._reported):
+                self._send_reported(rid)
+            queue, self._queue = self._queue, []
+            for item in queue:
+                self._publish(*item)
+        except OSError as e:
+            self._lost(e)
 
     def disconnect(self):
         self._retry_at = None
         if self._link:
             self._link.close()
             self._link = None
-            self._emit(4, False, "disconnect() called")  # IoTCEvents.CONNECTION
+            self._emit(4, False, "disconnect() called")
 
     def _lost(self, reason):
         if self._link:
@@ -128,45 +137,35 @@ class IoTCClient:
         self._failures += 1
         n = self._failures
         delay = 0 if n == 1 else min(self.RETRY_MS << min(n - 2, 16), self.RETRY_MAX_MS)
-        delay += time.ticks_us() % (delay // 4 + 1)
+        delay += time.ticks_us() % (delay // 4 + 1)  # jitter
         self._retry_at = time.ticks_add(time.ticks_ms(), delay)
         self._log.info("connection lost ({}); retrying in {} ms", reason, delay)
         self._emit(4, False, str(reason))
-
-    def _reconnect(self):
-        self._retry_at = None
-        from iotc import session
-
-        try:
-            session.reconnect(self)
-        finally:
-            del session
-            _forget(*_COLD)
 
     def listen(self):
         # Never blocks when idle: handles what is pending, keeps the link alive, heals it.
         link = self._link
         if link is None:
             if self._retry_at is not None and time.ticks_diff(time.ticks_ms(), self._retry_at) >= 0:
-                self._reconnect()
+                self._retry_at = None
+                self._session()
             return
         try:
             for _ in range(_DRAIN):
                 if not self._handle(link.poll()):
                     break
             now = time.ticks_ms()
-            if self._inflight:
-                for entry in self._inflight.values():
-                    if time.ticks_diff(now, entry[1]) > _ACK_TIMEOUT_MS:
-                        link.republish(entry[0])
-                        entry[1] = now
+            for entry in self._inflight.values():
+                if time.ticks_diff(now, entry[1]) > _ACK_TIMEOUT_MS:
+                    link.republish(entry[0])
+                    entry[1] = now
             if self._keepalive and time.ticks_diff(now, link.last_tx) > self._keepalive * 500:
                 link.write(b"\xc0\x00", 2)  # PINGREQ
             if time.ticks_diff(now, self._renew_at) >= 0:
                 self._log.info("renewing the SAS token")
                 link.close()
                 self._link = None
-                self._reconnect()
+                self._session()
         except OSError as e:
             self._lost(e)
 
@@ -201,7 +200,7 @@ class IoTCClient:
         # payload: dict (sent as JSON) or str/bytes. Returns the packet id for QoS 1, else 0.
         topic = self._topic
         if properties or component:
-            from iotc.proto import property_bag
+            from iotc.topics import property_bag
 
             extra = dict(properties) if properties else {}
             if component:
@@ -223,7 +222,7 @@ class IoTCClient:
                 self._inflight[pid] = [link.publish(topic, payload, 1, pid), time.ticks_ms()]
                 return pid
             link.publish(topic, payload)
-            self._emit(5, "telemetry", 0)  # IoTCEvents.MESSAGE_SENT
+            self._emit(5, "telemetry", 0)
         except OSError as e:
             # Kept and sent after the reconnect, so nothing is lost to a dropped link.
             if len(self._queue) >= _MAX_QUEUED:
@@ -249,9 +248,8 @@ class IoTCClient:
         return rid
 
     def _send_reported(self, rid):
-        from iotc.proto import REPORTED
-
-        self._link.publish(REPORTED.format(rid).encode(), self._reported[rid])
+        topic = "$iothub/twin/PATCH/properties/reported/?$rid={}".format(rid)
+        self._link.publish(topic.encode(), self._reported[rid])
 
     def _emit(self, event, a, b):
         cb = self._events.get(event)

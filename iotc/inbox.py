@@ -141,3 +141,13 @@ def on_property(client, comp, name, value, version):
         if ret is not True:
             value = ret
     client.send_property(proto.ack(comp, name, value, version, status, desc))
+
+
+def sync_desired(client):
+    # Startup sync: hand over each desired property newer than what the device acknowledged.
+    desired = client._twin.get("desired") or {}
+    reported = client._twin.get("reported") or {}
+    version = desired.get("$version", 0)
+    for comp, name, value in proto.desired_items(desired):
+        if proto.reported_version(reported, comp, name) < version:
+            on_property(client, comp, name, value, version)

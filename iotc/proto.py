@@ -1,20 +1,10 @@
-# iotc proto: IoT Hub topics, property bags and IoT Central payloads; pure functions, no I/O
+# iotc proto: what the hub sends, understood: topic classification, property bags, desired
+# properties, and the answers IoT Central expects. Pure functions, no I/O.
 # MIT license; Copyright (c) 2026 the iotc authors
 
 from micropython import const
 
-API_VERSION = "2021-04-12"
-TWIN_GET = "$iothub/twin/GET/?$rid={}"
-REPORTED = "$iothub/twin/PATCH/properties/reported/?$rid={}"
 METHOD_RESPONSE = "$iothub/methods/res/{}/?$rid={}"
-C2D_PREFIX = "devices/{}/messages/devicebound/"
-# Subscriptions (four of the hub's five), the last one formatted with the device id.
-SUBSCRIPTIONS = (
-    "$iothub/methods/POST/#",
-    "$iothub/twin/res/#",
-    "$iothub/twin/PATCH/properties/desired/#",
-    "devices/{}/messages/devicebound/#",
-)
 
 # Kinds returned by classify().
 UNKNOWN = const(0)
@@ -22,26 +12,6 @@ TWIN_RES = const(1)
 DESIRED = const(2)
 METHOD = const(3)
 C2D = const(4)
-
-_HEX = b"0123456789ABCDEF"
-
-
-def _plain(c):
-    return 48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122 or c in b"-_.~"
-
-
-def quote(s):
-    # Percent-encode all but RFC 3986 unreserved characters (uppercase hex); str or bytes in.
-    data = s.encode() if isinstance(s, str) else s
-    out = bytearray()
-    for c in data:
-        if _plain(c):
-            out.append(c)
-        else:
-            out.append(37)
-            out.append(_HEX[c >> 4])
-            out.append(_HEX[c & 15])
-    return out.decode()
 
 
 def unquote(s):
@@ -62,31 +32,6 @@ def unquote(s):
         out.append(32 if c == 43 else c)
         i += 1
     return out.decode()
-
-
-def hub_username(hub, device_id, model_id=None):
-    user = "{}/{}/?api-version={}".format(hub, device_id, API_VERSION)
-    if model_id:
-        user += "&model-id=" + quote(model_id)
-    return user
-
-
-def telemetry_topic(device_id, content_type, content_encoding):
-    # Built once per connection; a message with properties appends "&" + property_bag(...).
-    topic = "devices/{}/messages/events/".format(device_id)
-    if content_type:
-        topic += "$.ct=" + quote(content_type) + ("&" if content_encoding else "")
-    if content_encoding:
-        topic += "$.ce=" + quote(content_encoding)
-    return topic
-
-
-def property_bag(props):
-    parts = []
-    for k in props:
-        v = props[k]
-        parts.append(quote(k) if v is None else quote(k) + "=" + quote(str(v)))
-    return "&".join(parts)
 
 
 def parse_bag(bag):
@@ -132,27 +77,25 @@ def desired_items(desired):
         if name[0] == "$":
             continue
         value = desired[name]
+        comp = None
         if isinstance(value, dict) and value.get("__t") == "c":
-            for prop in value:
-                if prop != "__t" and prop[0] != "$":
-                    yield name, prop, _unwrap(value[prop])
+            comp = name
+            props = value
         else:
-            yield None, name, _unwrap(value)
-
-
-def _unwrap(value):
-    if isinstance(value, dict) and len(value) == 1 and "value" in value:
-        return value["value"]
-    return value
+            props = {name: value}
+        for prop in props:
+            if prop != "__t" and prop[0] != "$":
+                v = props[prop]
+                if isinstance(v, dict) and len(v) == 1 and "value" in v:
+                    v = v["value"]
+                yield comp, prop, v
 
 
 def reported_version(reported, component, name):
     # The desired version last acknowledged for a property, or -1.
     if component is not None:
         reported = reported.get(component)
-        if not isinstance(reported, dict):
-            return -1
-    entry = reported.get(name)
+    entry = reported.get(name) if isinstance(reported, dict) else None
     av = entry.get("av") if isinstance(entry, dict) else None
     return av if isinstance(av, int) else -1
 

@@ -1,4 +1,5 @@
-# iotc sas: HMAC-SHA256, device-key derivation and SAS tokens; pure functions, no I/O
+# iotc sas: HMAC-SHA256, device-key derivation and SAS tokens; pure functions, no I/O.
+# Loaded to set up a client and to connect; freed after.
 # MIT license; Copyright (c) 2026 the iotc authors
 
 import time
@@ -6,7 +7,8 @@ from binascii import a2b_base64, b2a_base64
 from hashlib import sha256
 
 from iotc import IoTCError
-from iotc.proto import quote
+from iotc.topics import quote
+
 
 def hmac_sha256(key, msg):
     if len(key) > 64:
@@ -39,6 +41,20 @@ def derive_device_key(group_key, registration_id):
     return b2a_base64(hmac_sha256(decode_key(group_key), registration_id.encode()))[:-1].decode()
 
 
+def device_key(group, credentials, device_id):
+    # Check the device id as DPS and IoT Central take it, and return the device's own key.
+    ok = isinstance(device_id, str) and 0 < len(device_id) <= 128
+    for c in device_id if ok else "":
+        if not (c.isalpha() or c.isdigit() or c in "-._:") or ord(c) > 127:
+            ok = False
+    if not ok or device_id[0] in "-._:" or device_id[-1] in "-._:":
+        raise IoTCError("device_id: use 1-128 ASCII letters, digits and - . _ : inside")
+    if group:
+        return derive_device_key(credentials, device_id)
+    decode_key(credentials)
+    return credentials
+
+
 def unix_time():
     # esp32/esp8266 count from 2000-01-01, unix/rp2 from 1970; SAS expiry is Unix time.
     t = int(time.time())
@@ -51,9 +67,5 @@ def token(resource_uri, key, expiry, key_name=None):
     # Sign exactly the string placed in `sr` (the URL-encoded resource URI).
     sr = quote(resource_uri)
     sig = hmac_sha256(decode_key(key), "{}\n{}".format(sr, expiry).encode())
-    tok = "SharedAccessSignature sr={}&sig={}&se={}".format(
-        sr, quote(b2a_base64(sig)[:-1]), expiry
-    )
-    if key_name:
-        tok += "&skn=" + key_name
-    return tok
+    tok = "SharedAccessSignature sr={}&sig={}&se={}".format(sr, quote(b2a_base64(sig)[:-1]), expiry)
+    return tok + "&skn=" + key_name if key_name else tok

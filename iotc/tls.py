@@ -1,72 +1,66 @@
-# iotc tls: which servers to trust, as SSLContext or wrap_socket() arguments
+# iotc tls: which servers to trust, as an SSLContext or as legacy wrap_socket() arguments.
+# Loaded to connect; freed after.
 # MIT license; Copyright (c) 2026 the iotc authors
 
 from iotc import IoTCError
 
 
-def _pem_to_der(data):
+def anchors(ca_file, verify):
+    # -> DER certificates to trust (a PEM or DER file, else the bundled Azure roots), or None
+    # when verify is False: the explicit opt-out of checking the server's certificate.
+    if not verify:
+        return None
+    if ca_file is None:
+        from iotc.certs import AZURE_ROOTS
+
+        return list(AZURE_ROOTS)
+    with open(ca_file, "rb") as f:
+        data = f.read()
+    if not data.startswith(b"-----"):
+        return [data]
     from binascii import a2b_base64
 
-    out = []
-    for block in data.split(b"-----BEGIN CERTIFICATE-----")[1:]:
-        out.append(a2b_base64(block.split(b"-----END CERTIFICATE-----")[0]))
+    out = [a2b_base64(b.split(b"-----END")[0]) for b in data.split(b"CERTIFICATE-----")[1::2]]
     if not out:
-        raise IoTCError("TLS: no certificate in the CA file")
+        raise IoTCError("TLS: no certificate in " + ca_file)
     return out
 
 
-class Trust:
-    # verify=False is the explicit opt-out: TLS without checking the server's certificate.
-    def __init__(self, ca_file=None, verify=True):
-        self.ca_file = ca_file
-        self.verify = verify
+def context(cas):
+    # An SSLContext (firmware 1.21+) trusting cas, or None where the firmware has none.
+    import ssl
 
-    def anchors(self):
-        # -> list of DER certificates to trust, or None when not verifying.
-        if not self.verify:
-            return None
-        if self.ca_file is None:
-            from iotc.certs import AZURE_ROOTS
-
-            return list(AZURE_ROOTS)
-        with open(self.ca_file, "rb") as f:
-            data = f.read()
-        return _pem_to_der(data) if data.startswith(b"-----") else [data]
-
-    def context(self, anchors):
-        # An SSLContext (firmware 1.21+), or None where the firmware has none.
-        import ssl
-
-        if not hasattr(ssl, "SSLContext"):
-            return None
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        if anchors is None:
-            ctx.verify_mode = ssl.CERT_NONE
-            return ctx
-        try:
-            ctx.verify_mode = ssl.CERT_REQUIRED
-            for der in anchors:
-                ctx.load_verify_locations(cadata=der)
-        except (ValueError, OSError, NotImplementedError, AttributeError) as e:
-            raise IoTCError(
-                "TLS: this firmware cannot verify the server's certificate ({}); "
-                "pass verify=False to connect without verification".format(e)
-            )
+    if not hasattr(ssl, "SSLContext"):
+        return None
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if cas is None:
+        ctx.verify_mode = ssl.CERT_NONE
         return ctx
+    try:
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        for der in cas:
+            ctx.load_verify_locations(cadata=der)
+    except (ValueError, OSError, NotImplementedError, AttributeError) as e:
+        # ESP8266 (axTLS) cannot check certificates: say so rather than connect unverified.
+        raise IoTCError("TLS: this firmware cannot verify the server ({}); pass verify=False "
+                        "to connect without verification".format(e))
+    return ctx
 
-    def wrap(self, sock, host, anchors):
-        # Wrap a connected socket; SNI and hostname check use `host`.
-        ctx = self.context(anchors)
-        if ctx is not None:
-            return ctx.wrap_socket(sock, server_hostname=host)
-        import ssl
 
-        return ssl.wrap_socket(sock, **self.params(host, anchors[0] if anchors else None))
+def params(host, der):
+    # Keyword arguments for the legacy ssl.wrap_socket() (as umqtt.simple <= 1.3.4 calls it).
+    if der is None:
+        return {"server_hostname": host}
+    import ssl
 
-    def params(self, host, der):
-        # Keyword arguments for the legacy ssl.wrap_socket() (umqtt.simple <= 1.3.4).
-        if der is None:
-            return {"server_hostname": host}
-        import ssl
+    return {"server_hostname": host, "cert_reqs": ssl.CERT_REQUIRED, "cadata": der}
 
-        return {"server_hostname": host, "cert_reqs": ssl.CERT_REQUIRED, "cadata": der}
+
+def wrap(sock, host, cas):
+    # Wrap a connected socket; SNI and the hostname check use host.
+    ctx = context(cas)
+    if ctx is not None:
+        return ctx.wrap_socket(sock, server_hostname=host)
+    import ssl
+
+    return ssl.wrap_socket(sock, **params(host, cas[0] if cas else None))

@@ -1,5 +1,5 @@
 # Pure protocol functions: topics, property bags, classification, IoT Central payloads.
-from iotc import proto
+from iotc import proto, topics
 
 
 def eq(a, b):
@@ -8,20 +8,20 @@ def eq(a, b):
 
 
 def test_username_with_model_id():
-    eq(proto.hub_username("h.azure-devices.net", "dev1", "dtmi:com:example:Thermostat;1"),
+    eq(topics.hub_username("h.azure-devices.net", "dev1", "dtmi:com:example:Thermostat;1"),
        "h.azure-devices.net/dev1/?api-version=2021-04-12"
        "&model-id=dtmi%3Acom%3Aexample%3AThermostat%3B1")
-    eq(proto.hub_username("h", "d"), "h/d/?api-version=2021-04-12")
+    eq(topics.hub_username("h", "d"), "h/d/?api-version=2021-04-12")
 
 
 def test_telemetry_topic():
-    eq(proto.telemetry_topic("dev1", "application/json", "utf-8"),
+    eq(topics.telemetry_topic("dev1", "application/json", "utf-8"),
        "devices/dev1/messages/events/$.ct=application%2Fjson&$.ce=utf-8")
-    eq(proto.telemetry_topic("dev1", None, None), "devices/dev1/messages/events/")
+    eq(topics.telemetry_topic("dev1", None, None), "devices/dev1/messages/events/")
 
 
 def test_property_bag_round_trip():
-    bag = proto.property_bag({"alert level": "high&low", "$.sub": "thermostat1", "flag": None})
+    bag = topics.property_bag({"alert level": "high&low", "$.sub": "thermostat1", "flag": None})
     parsed = proto.parse_bag(bag)
     eq(parsed, {"alert level": "high&low", "$.sub": "thermostat1", "flag": None})
 
@@ -84,15 +84,14 @@ def test_ack_payloads():
 
 def test_response_topics():
     eq(proto.METHOD_RESPONSE.format(200, "5"), "$iothub/methods/res/200/?$rid=5")
-    eq(proto.REPORTED.format(3), "$iothub/twin/PATCH/properties/reported/?$rid=3")
-    eq(proto.TWIN_GET.format("1"), "$iothub/twin/GET/?$rid=1")
-    eq([s.format("d1") for s in proto.SUBSCRIPTIONS][3], "devices/d1/messages/devicebound/#")
+    eq(topics.TWIN_GET.format("1"), "$iothub/twin/GET/?$rid=1")
+    eq([s.format("d1") for s in topics.SUBSCRIPTIONS][3], "devices/d1/messages/devicebound/#")
 
 
 def test_quote_keeps_unreserved_and_encodes_the_rest():
-    eq(proto.quote("Az09-_.~"), "Az09-_.~")
-    eq(proto.quote("a b/c:d?e=f&$"), "a%20b%2Fc%3Ad%3Fe%3Df%26%24")
-    eq(proto.quote("\u00e9"), "%C3%A9")
+    eq(topics.quote("Az09-_.~"), "Az09-_.~")
+    eq(topics.quote("a b/c:d?e=f&$"), "a%20b%2Fc%3Ad%3Fe%3Df%26%24")
+    eq(topics.quote("\u00e9"), "%C3%A9")
 
 
 def test_unquote():
