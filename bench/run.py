@@ -117,8 +117,9 @@ class Bench:
             files["umqtt/robust.py"] = os.path.join(OLD_SRC, "umqtt", "robust.py")
             files["itertools.py"] = os.path.join(OLD_SRC, "itertools.py")
         else:
-            files = {"iotc/" + n: os.path.join(ROOT, "iotc", n)
-                     for n in sorted(os.listdir(os.path.join(ROOT, "iotc"))) if n.endswith(".py")}
+            src = self.args.ours_src
+            files = {"iotc/" + n: os.path.join(src, n)
+                     for n in sorted(os.listdir(src)) if n.endswith(".py")}
         files["umqtt/simple.py"] = UMQTT_SIMPLE
         return files
 
@@ -366,10 +367,8 @@ class Bench:
                 os.remove(cache)
             r = self.need(client, "connect", timeout=120)
             res["cold_ms"].append(r["connected_ms"])
-            res["cold_modules"] = r["modules"]
             r = self.need(client, "connect", timeout=120)
             res["warm_ms"].append(r["connected_ms"])
-            res["warm_modules"] = r["modules"]
         res["cold"] = median(res["cold_ms"])
         res["warm"] = median(res["warm_ms"])
         return res
@@ -465,13 +464,29 @@ class Bench:
         r = self.need(client, "listen", heapsize=32 << 20, n=n, timeout=120)
         return {"n": n, "us": r["us_per_call"], "alloc": r["alloc_per_call"]}
 
-    def fig_flash(self, client, sizes, connect):
-        """6. .mpy bytes: the modules every run loads (core), those loaded only sometimes or
-        never in the scenario (optional, each), and dependencies beyond firmware defaults."""
+    def fig_modules(self, client):
+        """Which modules the scenario loads, cold and warm, counting those a client drops
+        after use (devbench tracks every import)."""
+        cache = self.cache(client)
+        if os.path.exists(cache):
+            os.remove(cache)
+        res = {}
+        for variant in ("cold", "warm"):
+            r = self.scenario(client, track=True)
+            if r is None:
+                raise RuntimeError("{} scenario failed ({})".format(client, variant))
+            res[variant] = r["modules"]
+        return res
+
+    def fig_flash(self, client, sizes, modules):
+        """6. .mpy bytes: core = what every warm run loads (connect-time modules included),
+        optional = each other module with when it loads, and dependencies beyond firmware
+        defaults."""
         own = {k: v for k, v in sizes.items() if k.startswith("iotc/")}
-        warm = {m.replace(".", "/") for m in connect["warm_modules"]}
-        cold = {m.replace(".", "/") for m in connect["cold_modules"]}
-        core = {k: v for k, v in own.items() if k in warm or k == "iotc/__init__"}
+        warm = {m.replace(".", "/") for m in modules["warm"]}
+        cold = {m.replace(".", "/") for m in modules["cold"]}
+        warm.add("iotc/__init__")
+        core = {k: v for k, v in own.items() if k in warm}
         optional = {k: v for k, v in own.items() if k not in core}
         deps = {}
         for k, v in sizes.items():
@@ -484,8 +499,9 @@ class Bench:
                                  "loaded": True}
         beyond = sum(d["bytes"] for d in deps.values() if d["firmware"].startswith("not"))
         return {"core": core, "core_total": sum(core.values()), "optional": optional,
-                "optional_when": {k: ("first boot (DPS)" if k in cold else "on demand")
-                                  for k in optional},
+                "optional_total": sum(optional.values()),
+                "optional_when": {k: ("first boot (DPS)" if k in cold else
+                                      "not loaded in the bench") for k in optional},
                 "client_total": sum(own.values()), "deps": deps,
                 "deps_beyond_esp32_defaults": beyond,
                 "total_on_esp32": sum(own.values()) + beyond}
@@ -503,7 +519,8 @@ class Bench:
                 os.remove(self.cache(c))
         figs = {c: {} for c in self.clients}
         errors = {}
-        steps = [("import", self.fig_import), ("connect", self.fig_connect),
+        steps = [("import", self.fig_import), ("modules", self.fig_modules),
+                 ("connect", self.fig_connect),
                  ("heap", self.fig_heap), ("telemetry", self.fig_telemetry),
                  ("cpu", self.fig_cpu), ("bytes", self.fig_bytes), ("listen", self.fig_listen)]
         if self.args.figures:
@@ -521,9 +538,9 @@ class Bench:
                         self.say("  {:10s} FAILED: {}".format(name, str(e)[-1500:]))
                         continue
                     self.say("  {:10s} done in {:.1f} s".format(name, time.monotonic() - t))
-                if "connect" in figs[client]:
+                if "modules" in figs[client]:
                     figs[client]["flash"] = self.fig_flash(client, sizes[client],
-                                                           figs[client]["connect"])
+                                                           figs[client]["modules"])
         finally:
             self.stop()
         report = {
@@ -545,6 +562,12 @@ class Bench:
         self.say("")
         self.say(table(report))
         self.say("\nbench: figures in {}".format(os.path.relpath(path, ROOT)))
+        md = performance_md(report)
+        with open(os.path.join(self.out, "performance.md"), "w") as f:
+            f.write(md)
+        if self.args.update_readme:
+            update_readme(md)
+            self.say("bench: README.md's Performance section rewritten")
         if not self.args.no_chart:
             png = chart(report, os.path.join(self.out, "footprint.png"))
             if png and self.args.out == DEFAULT_OUT and not self.quick and not errors:
@@ -577,8 +600,9 @@ METHODS = {
     "bytes": "MQTT: bytes written into the TLS socket (bench_count wraps every TLS socket) over "
              "n messages / n. TCP: bytes the loopback proxy between client and hub forwarded "
              "client->hub over the same n messages / n (TLS record headers and tags included).",
-    "flash": ".mpy from mpy-cross (default options) of every file; core = modules loaded in "
-             "a warm connect, optional = the rest (first boot = loaded only with DPS); "
+    "flash": ".mpy from mpy-cross (default options) of every file; core = modules the warm "
+             "scenario loads at any time (an import hook records those dropped after use), "
+             "optional = the rest, each with when it loads (first boot = only with DPS); "
              "dependencies counted in the total only where stock ESP32 firmware lacks them.",
     "connect": "time.ticks_ms() from constructing the client to connect() returning; cold = "
                "no cached assignment (DPS answers 202 with Retry-After: 1 first), warm = "
@@ -611,9 +635,10 @@ def machine():
             cpu = m.group(1).strip() if m else cpu
     except OSError:
         pass
-    v = subprocess.run([MICROPYTHON, "-c", "import sys; print(sys.version)"],
+    v = subprocess.run([MICROPYTHON, "-c", "import sys; v = sys.implementation.version; "
+                        "print('MicroPython v{}.{}.{}-{}'.format(*v))"],
                        capture_output=True, text=True, env=dict(os.environ, MICROPYPATH=".frozen"))
-    return {"cpu": cpu, "cores": os.cpu_count(), "micropython": v.stdout.strip().split("; ")[-1],
+    return {"cpu": cpu, "cores": os.cpu_count(), "micropython": v.stdout.strip(),
             "mpy_cross": subprocess.run([MPY_CROSS, "--version"], capture_output=True,
                                         text=True).stdout.strip(),
             "valgrind": bool(shutil.which("valgrind")), "python": platform.python_version()}
@@ -654,6 +679,7 @@ ROWS = [
     ("5 MQTT bytes written per message", ("bytes", "mqtt")),
     ("  TCP bytes per message (TLS records)", ("bytes", "tcp")),
     ("6 Flash: core .mpy (B)", ("flash", "core_total")),
+    ("  Flash: optional .mpy (B)", ("flash", "optional_total")),
     ("  Flash: all client .mpy (B)", ("flash", "client_total")),
     ("  Flash: deps beyond ESP32 defaults (B)", ("flash", "deps_beyond_esp32_defaults")),
     ("  Flash: total on ESP32 (B)", ("flash", "total_on_esp32")),
@@ -689,7 +715,7 @@ def table(report):
         if len(cl) == 2:
             a, b = vals
             ratio = ""
-            if all(isinstance(x, (int, float)) for x in (a, b)) and b:
+            if all(isinstance(x, (int, float)) for x in (a, b)) and a and b:
                 ratio = ("{:,.0f}x" if a / b >= 100 else "{:.2f}x").format(a / b)
             row += "{:>12}".format(ratio)
         lines.append(row)
@@ -707,6 +733,71 @@ def table(report):
     return "\n".join(lines)
 
 
+# ---------------------------------------------------------------- README's Performance section
+def performance_md(report):
+    figs = report["figures"]
+    cl = list(report["clients"])
+    m = report["machine"]
+    out = [
+        "Measured by `make bench` ({}, {} s): this repo's `iotc` beside micropython-iotc 1.1.0, "
+        "the client on PyPI, under the same MicroPython unix port ({}, 64-bit), against the "
+        "same emulator, through the same counting proxy, on the same scenario. Lower is better "
+        "everywhere; the last column is old / ours, so above 1 means ours is smaller or faster. "
+        "Times marked * are this machine's ({}); read them as ratios.".format(
+            report["generated"][:10], int(report["seconds"]), m["micropython"], m["cpu"]),
+        "",
+        "![footprint: heap after import, smallest heap for the scenario, heap per message, flash]"
+        "(bench/footprint.png)",
+        "",
+        "| figure | " + " | ".join(report["clients"][c]["label"] for c in cl) + " | old/ours |",
+        "|---|" + "---:|" * (len(cl) + 1),
+    ]
+    for label, path in ROWS:
+        vals = [_cell(figs, c, path) for c in cl]
+        ratio = ""
+        if len(vals) == 2 and all(isinstance(x, (int, float)) and x for x in vals):
+            r = vals[0] / vals[1]
+            ratio = ("{:,.0f}x" if r >= 100 else "{:.2f}x").format(r)
+        out.append("| {} | {} | {} |".format(label.strip().replace("*", "\\*"),
+                                             " | ".join(_fmt(v) for v in vals), ratio))
+    out += ["", "How each figure is taken:", ""]
+    for k in METHODS:
+        out.append("- **{}**: {}".format(k, report["methods"][k]))
+    for c in cl:
+        out += ["", "How {} runs here:".format(report["clients"][c]["label"]), ""]
+        out += ["- " + b for b in report["clients"][c]["bridges"]]
+    out += [
+        "",
+        "To regenerate (about ten minutes; fetches micropython-iotc 1.1.0, umqtt.robust 1.0 and "
+        "itertools 0.3 from PyPI by sha256 into `bench/out/`, never committed):",
+        "",
+        "```sh",
+        "make bench",
+        "```",
+        "",
+        "It prints the table, writes every figure to `bench/out/bench.json` and redraws "
+        "`bench/footprint.png`; `make bench BENCH_ARGS=--update-readme` also rewrites this "
+        "section. `tests_host/test_bench.py` runs a reduced bench in `make test` and checks that "
+        "every figure is there for both clients (no timing is asserted).",
+    ]
+    return "\n".join(out) + "\n"
+
+
+def update_readme(md):
+    path = os.path.join(ROOT, "README.md")
+    with open(path) as f:
+        text = f.read()
+    head = "\n## Performance\n"
+    if head not in text:
+        text = text.rstrip("\n") + "\n" + head
+    start = text.index(head) + len(head)
+    nxt = text.find("\n## ", start)
+    rest = text[nxt:] if nxt >= 0 else ""
+    text = text[:start] + "\n" + md + rest
+    with open(path, "w") as f:
+        f.write(text)
+
+
 # ---------------------------------------------------------------- the chart
 def chart(report, path):
     try:
@@ -719,9 +810,10 @@ def chart(report, path):
     figs = report["figures"]
     cl = list(report["clients"])
     panels = [
-        ("Heap after import (.mpy)", ("import", "mpy", "import_client"), "bytes"),
-        ("Smallest heap for the scenario", ("heap", "warm"), "bytes"),
-        ("Heap allocated per message", ("telemetry", "qos0", "alloc_per_msg"), "bytes"),
+        ("Heap after importing IoTCClient (.mpy)", ("import", "mpy", "import_client"), "bytes"),
+        ("Smallest -X heapsize, scenario", ("heap", "warm"), "bytes"),
+        ("Heap allocated per message (QoS 0)", ("telemetry", "qos0", "alloc_per_msg"),
+         "bytes"),
         ("Flash (.mpy, total on ESP32)", ("flash", "total_on_esp32"), "bytes"),
     ]
     colors = {"old": "#b0b0b0", "ours": "#2a7ab9"}
@@ -754,9 +846,13 @@ def main(argv=None):
                    help="fewer messages and a coarse bisection (the bench's own test uses it)")
     p.add_argument("--only", choices=("old", "ours"), help="bench one client")
     p.add_argument("--no-chart", action="store_true")
+    p.add_argument("--update-readme", action="store_true",
+                   help="rewrite README.md's Performance section with these figures")
     p.add_argument("--figures", help="comma-separated subset of: import,connect,heap,"
                    "telemetry,cpu,bytes,listen (a partial run, for development)")
     p.add_argument("--out", default=DEFAULT_OUT, help="output folder (default bench/out)")
+    p.add_argument("--ours-src", default=os.path.join(ROOT, "iotc"),
+                   help="the iotc package folder to bench as ours (default: this repo's iotc/)")
     p.add_argument("--emu-host", default=EMU_HOST, help="loopback address for the emulator")
     p.add_argument("--hub-name", default=HUB_NAME,
                    help="loopback address of the hub name (the proxy listens there on 8883)")

@@ -20,7 +20,8 @@ class App:
         self.client = c = IoTCClient(
             cfg["id_scope"], cfg["device_id"], IoTCConnectType.SYMM_KEY, cfg["group_key"],
             storage=FileStorage(cfg["cache"]) if use_cache else MemoryStorage(),
-            endpoint=cfg["dps"], ca_file=cfg["ca_file"], verify=cfg.get("verify", True), qos=qos)
+            endpoint=cfg["dps"], ca_file=cfg["ca_file"], verify=cfg.get("verify", True),
+            qos=qos)
         c.set_log_level(IoTCLogLevel.DISABLED)
         c.on(IoTCEvents.PROPERTIES, self._on_props)
         c.on(IoTCEvents.COMMANDS, self._on_cmd)
