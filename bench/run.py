@@ -61,8 +61,8 @@ CLIENTS = {
             "the pre-1.23 name umqtt.simple 1.3.4 imports).",
             "Dependencies fetched at bench time by sha256: umqtt.robust 1.0 and itertools 0.3 "
             "from PyPI; umqtt.simple 1.3.4 (its latest on PyPI) from .deps.",
-            "Desired properties are sent in the legacy form it parses, {\"name\": {\"value\": v}}; "
-            "it crashes on a bare value.",
+            "Desired properties are sent in the legacy form it parses, "
+            "{\"name\": {\"value\": v}}; it crashes on a bare value.",
         ],
     },
     "ours": {
@@ -548,6 +548,7 @@ class Bench:
             "quick": self.quick,
             "machine": machine(),
             "payload": PAYLOAD_TEXT,
+            "ours_source": self.args.ours_label or ours_source(self.args.ours_src),
             "device_id": DEVICE,
             "clients": {c: {"label": CLIENTS[c]["label"], "bridges": CLIENTS[c]["bridges"]}
                         for c in self.clients},
@@ -612,6 +613,18 @@ METHODS = {
 }
 
 DEFAULT_OUT = os.path.join(HERE, "out")
+
+
+def ours_source(src):
+    """Which iotc was benched: the commit, and whether iotc/ had uncommitted changes."""
+    if os.path.abspath(src) != os.path.join(ROOT, "iotc"):
+        return src
+    git = ["git", "-C", ROOT]
+    rev = subprocess.run(git + ["log", "-1", "--format=%h", "--", "iotc"], capture_output=True,
+                         text=True).stdout.strip()
+    dirty = subprocess.run(git + ["status", "--porcelain", "--", "iotc"], capture_output=True,
+                           text=True).stdout.strip()
+    return "iotc/ at {}{}".format(rev or "?", " + uncommitted changes" if dirty else "")
 
 
 def median(xs):
@@ -720,6 +733,7 @@ def table(report):
             row += "{:>12}".format(ratio)
         lines.append(row)
     m = report["machine"]
+    lines.append("ours: {}".format(report.get("ours_source")))
     lines.append("* absolute times are this machine's ({}, {} cores; unix port {}); compare "
                  "the ratios.".format(m["cpu"], m["cores"], m["micropython"]))
     for c in cl:
@@ -739,12 +753,13 @@ def performance_md(report):
     cl = list(report["clients"])
     m = report["machine"]
     out = [
-        "Measured by `make bench` ({}, {} s): this repo's `iotc` beside micropython-iotc 1.1.0, "
-        "the client on PyPI, under the same MicroPython unix port ({}, 64-bit), against the "
-        "same emulator, through the same counting proxy, on the same scenario. Lower is better "
-        "everywhere; the last column is old / ours, so above 1 means ours is smaller or faster. "
+        "Measured by `make bench` ({}, {} s): this repo's `iotc` ({}) beside "
+        "micropython-iotc 1.1.0, the client on PyPI, under the same MicroPython unix port "
+        "({}, 64-bit), against the same emulator, through the same counting proxy, on the "
+        "same scenario. Lower is better everywhere; the last column is old / ours, so above 1 means ours is smaller or faster. "
         "Times marked * are this machine's ({}); read them as ratios.".format(
-            report["generated"][:10], int(report["seconds"]), m["micropython"], m["cpu"]),
+            report["generated"][:10], int(report["seconds"]), report.get("ours_source", "?"),
+            m["micropython"], m["cpu"]),
         "",
         "![footprint: heap after import, smallest heap for the scenario, heap per message, flash]"
         "(bench/footprint.png)",
@@ -853,8 +868,21 @@ def main(argv=None):
     p.add_argument("--out", default=DEFAULT_OUT, help="output folder (default bench/out)")
     p.add_argument("--ours-src", default=os.path.join(ROOT, "iotc"),
                    help="the iotc package folder to bench as ours (default: this repo's iotc/)")
+    p.add_argument("--ours-rev", help="bench iotc/ as committed at this git revision (e.g. HEAD)")
     p.add_argument("--emu-host", default=EMU_HOST, help="loopback address for the emulator")
     p.add_argument("--hub-name", default=HUB_NAME,
                    help="loopback address of the hub name (the proxy listens there on 8883)")
     args = p.parse_args(argv)
+    args.ours_label = None
+    if args.ours_rev:
+        dest = os.path.join(os.path.abspath(args.out), "src-" + re.sub(r"\W", "_", args.ours_rev))
+        shutil.rmtree(dest, ignore_errors=True)
+        os.makedirs(dest)
+        rev = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", args.ours_rev],
+                             capture_output=True, text=True, check=True).stdout.strip()
+        tar = subprocess.run(["git", "-C", ROOT, "archive", rev, "iotc"], capture_output=True,
+                             check=True).stdout
+        subprocess.run(["tar", "-x", "-C", dest], input=tar, check=True)
+        args.ours_src = os.path.join(dest, "iotc")
+        args.ours_label = "iotc/ at {}".format(rev)
     return Bench(args).run()
