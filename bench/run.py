@@ -757,7 +757,8 @@ def performance_md(report):
         "micropython-iotc 1.1.0, the client on PyPI, under the same MicroPython unix port "
         "({}, 64-bit), against the same emulator, through the same counting proxy, on the "
         "same scenario. Lower is better everywhere; the last column is old / ours, so above 1 "
-        "means ours is smaller or faster. Times marked * are this machine's ({}); read them as ratios.".format(
+        "means ours is smaller or faster. Times marked * are this machine's ({}); read them "
+        "as ratios.".format(
             report["generated"][:10], int(report["seconds"]), report.get("ours_source", "?"),
             m["micropython"], m["cpu"]),
         "",
