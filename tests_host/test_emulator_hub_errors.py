@@ -247,3 +247,19 @@ def test_will_message(emulator, witness):
     c.close()  # no DISCONNECT: the will is published
     ev = emulator.app.wait_event(lambda e: e["type"] == "telemetry" and e["device"] == dev)
     assert ev["body"] == "gone" and ev["properties"]["iothub-MessageType"] == "Will"
+
+
+def test_twin_answers_need_the_subscription(emulator, witness):
+    """As on IoT Hub, a twin response reaches only a device subscribed to $iothub/twin/res/#."""
+    dev, key = new_device(emulator)
+    c = tc.hub_connect(emulator.info, dev, key)
+    try:
+        c.publish("$iothub/twin/GET/?$rid=1")
+        ev = emulator.app.wait_event(lambda e: e["type"] == "not_delivered" and e["device"] == dev)
+        assert ev["topic"] == "$iothub/twin/res/200/?$rid=1"
+        c.subscribe("$iothub/twin/res/#")
+        c.publish("$iothub/twin/GET/?$rid=2")
+        topic, *_ = c.message("$iothub/twin/res/")
+        assert topic == "$iothub/twin/res/200/?$rid=2"
+    finally:
+        c.close()

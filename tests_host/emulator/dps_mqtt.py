@@ -63,7 +63,11 @@ class DpsMqttConnection(MqttConnection):
         self.log("dps-mqtt {}: connected".format(reg_id))
         return m.ACCEPTED, False
 
+    subscribed = False
+
     def on_subscribe(self, pid, subs):
+        if any(f == RES_FILTER for f, q in subs):
+            self.subscribed = True
         return [min(q, 1) if f == RES_FILTER else m.SUBACK_FAILURE for f, q in subs]
 
     def on_publish(self, topic, payload, qos, pid, retain, dup):
@@ -81,7 +85,11 @@ class DpsMqttConnection(MqttConnection):
         if reply.retry_after is not None:
             out += "&retry-after={}".format(int(reply.retry_after))
         self.log("dps-mqtt {}: {} -> {}".format(self.reg_id, topic.split("/")[3], reply.status))
-        self.send(m.publish(out, reply.json()))
+        if self.subscribed:
+            self.send(m.publish(out, reply.json()))
+        else:
+            self.state.events.add("not_delivered", device=self.reg_id, topic=out,
+                                  reason="not subscribed to " + RES_FILTER)
 
 
 class DpsMqtt:

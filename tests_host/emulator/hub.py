@@ -205,8 +205,7 @@ class HubConnection(MqttConnection):
             self.hub.store_telemetry(dev, topic, topic[len(events) + 1:], payload, qos, retain)
         elif topic.startswith("$iothub/twin/GET/"):
             rid = topic_query(topic).get("$rid", "")
-            self.send(m.publish("$iothub/twin/res/200/?$rid=" + quote(rid, safe=""),
-                                json.dumps(dev.twin())))
+            self.reply("$iothub/twin/res/200/?$rid=" + quote(rid, safe=""), json.dumps(dev.twin()))
         elif topic.startswith("$iothub/twin/PATCH/properties/reported/"):
             self._reported(dev, topic_query(topic).get("$rid", ""), payload)
         elif topic.startswith("$iothub/methods/res/"):
@@ -219,6 +218,14 @@ class HubConnection(MqttConnection):
         else:
             raise Close("PUBLISH to a topic IoT Hub does not accept: {!r}".format(topic[:200]))
 
+    def reply(self, topic, payload):
+        """A twin response goes out only if the device subscribed to it, as on IoT Hub."""
+        if TWIN_RES in self.device.subscriptions:
+            self.send(m.publish(topic, payload))
+        else:
+            self.state.events.add("not_delivered", device=self.device.id, topic=topic,
+                                  reason="not subscribed to " + TWIN_RES)
+
     def _reported(self, dev, rid, payload):
         rid_q = quote(rid, safe="")
         try:
@@ -226,7 +233,7 @@ class HubConnection(MqttConnection):
             if not isinstance(patch, dict):
                 raise ValueError
         except (ValueError, UnicodeDecodeError):
-            self.send(m.publish("$iothub/twin/res/400/?$rid=" + rid_q, b""))
+            self.reply("$iothub/twin/res/400/?$rid=" + rid_q, b"")
             self.state.events.add("reported_rejected", device=dev.id, status=400,
                                   body=payload[:200].decode("utf-8", "replace"))
             return
@@ -235,8 +242,8 @@ class HubConnection(MqttConnection):
 
         merge_patch(dev.reported, patch)
         dev.reported_version += 1
-        self.send(m.publish("$iothub/twin/res/204/?$rid={}&$version={}".format(
-            rid_q, dev.reported_version), b""))
+        self.reply("$iothub/twin/res/204/?$rid={}&$version={}".format(
+            rid_q, dev.reported_version), b"")
         self.state.events.add("reported", device=dev.id, patch=patch,
                               version=dev.reported_version)
 
