@@ -34,6 +34,10 @@ class IoTCError(Exception):
     pass
 
 
+_MODULES = ("certs", "client", "dps", "errors", "inbox", "link", "log", "proto", "sas",
+            "session", "store", "tls", "topics")
+
+
 # Everything else loads on first use: `iotc.X` imports the module that defines X.
 def __getattr__(name):
     if name == "IoTCClient":
@@ -46,12 +50,11 @@ def __getattr__(name):
         mod = "log"
     elif name in ("Credentials", "FileStorage", "MemoryStorage"):
         mod = "store"
-    else:
+    elif name in _MODULES:
         # `from iotc import sas` lands here on MicroPython before the submodule import.
-        try:
-            return __import__("iotc." + name, None, None, (name,))
-        except ImportError:
-            raise AttributeError(name)
+        return __import__("iotc." + name, None, None, (name,))
+    else:
+        raise AttributeError(name)
     value = getattr(__import__("iotc." + mod, None, None, (name,)), name)
     globals()[name] = value
     return value

@@ -2,6 +2,7 @@
 # Connecting (iotc.session) and provisioning (iotc.dps) load only while they run.
 # MIT license; Copyright (c) 2026 the iotc authors
 
+import gc
 import time
 
 from micropython import const
@@ -12,6 +13,7 @@ _ACK_TIMEOUT_MS = const(10000)  # republish a QoS 1 message not acknowledged by 
 _MAX_INFLIGHT = const(16)
 _MAX_QUEUED = const(32)  # messages kept while offline
 _DRAIN = const(8)  # packets handled per listen() call
+_MAX_HUB_FAILURES = const(10)  # then provision again (PROTOCOL.md §6)
 
 
 class IoTCClient:
@@ -72,9 +74,6 @@ class IoTCClient:
     def set_log_level(self, log_level):
         self._log.set_log_level(log_level)
 
-    def set_qos(self, qos):
-        self._qos = qos
-
     def on(self, event, callback):
         self._events[event] = callback
 
@@ -88,23 +87,39 @@ class IoTCClient:
         # Blocks until connected: DPS if needed (waiting as long as DPS asks), CONNECT,
         # subscriptions, twin. Raises IoTCError (AuthError, ProvisioningError) or OSError.
         self._session(force_dps)
-        if self._link is None:
-            raise IoTCError("not connected")
 
     def _session(self, force_dps=None):
-        # Open a session (force_dps None: a reconnect that reports failures through _lost).
-        from iotc import session
+        # Open a session in phases, each module freed before the next loads: iotc.dps when
+        # there is no assignment yet (or the hub keeps refusing), then iotc.session.
+        # force_dps None: a reconnect, whose failures go to _lost() instead of raising.
+        from iotc.errors import AuthError
 
+        if self._assigned is None and self._storage and not force_dps:
+            c = self._storage.retrieve()
+            if c is not None:
+                self._assigned = (c.host, c.device_id)
+        dps = force_dps or self._assigned is None or self._failures >= _MAX_HUB_FAILURES
         try:
-            if force_dps is None:
-                session.reconnect(self)
-            else:
-                session.connect(self, force_dps)
-        finally:
-            del session
-            _forget("session", "sas", "topics", "tls", "certs", "store")
-        if self._link is None:
+            while True:
+                if dps:
+                    self._log.info("provisioning {} through {}", self._reg_id, self._endpoint)
+                    self._phase("dps")
+                try:
+                    self._phase("session")
+                    break
+                except AuthError:
+                    if dps:
+                        raise
+                    self._log.info("hub refused the cached assignment; provisioning again")
+                    dps = True
+        except (OSError, IoTCError) as e:
+            if force_dps is not None:
+                raise
+            if isinstance(e, AuthError):
+                self._failures = max(self._failures, _MAX_HUB_FAILURES - 1)  # next: DPS
+            self._lost(e)
             return
+        self._failures = 0
         self._emit(4, True, "connected")  # IoTCEvents.CONNECTION
         if self._twin:
             from iotc.inbox import sync_desired
@@ -122,6 +137,15 @@ class IoTCClient:
                 self._publish(*item)
         except OSError as e:
             self._lost(e)
+
+    def _phase(self, name):
+        mod = __import__("iotc." + name, None, None, ("run",))
+        try:
+            mod.run(self)
+        finally:
+            del mod
+            _forget(name, "sas", "topics", "tls", "certs", "store")
+            gc.collect()
 
     def disconnect(self):
         self._retry_at = None

@@ -183,3 +183,15 @@ def register(endpoint, id_scope, registration_id, device_key, model_id, ca_file,
     finally:
         if sock:
             sock.close()
+
+
+def run(client):
+    # The provisioning phase of a connect: register, then keep the assignment (and cache it).
+    hub, dev = register(client._endpoint, client._scope, client._reg_id, client._key,
+                        client._model_id, client._ca_file, client._verify, client._log)
+    client._assigned = (hub, dev)
+    client._failures = 0
+    if client._storage:
+        from iotc.store import Credentials
+
+        client._storage.persist(Credentials(hub, dev))

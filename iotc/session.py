@@ -1,6 +1,5 @@
-# iotc session: opening a session to the hub, loaded for a (re)connect and freed after.
-# Cached assignment or DPS, a fresh SAS token, CONNECT through umqtt.simple, subscriptions,
-# and the twin. Each phase's modules are freed before the next one loads.
+# iotc session: opening a session to the assigned hub, loaded for a (re)connect and freed
+# after: a fresh SAS token, CONNECT through umqtt.simple, subscriptions, the twin.
 # MIT license; Copyright (c) 2026 the iotc authors
 
 import gc
@@ -13,59 +12,6 @@ from iotc import IoTCError, _forget
 from iotc.errors import AuthError
 
 _TWIN_TIMEOUT_MS = const(10000)
-_MAX_HUB_FAILURES = const(10)  # then provision again (PROTOCOL.md §6)
-
-
-def connect(client, force_dps):
-    cached = False
-    if client._assigned is None and client._storage and not force_dps:
-        c = client._storage.retrieve()
-        if c is not None:
-            client._assigned = (c.host, c.device_id)
-    if force_dps or client._assigned is None:
-        provision(client)
-    else:
-        cached = True
-    try:
-        open_link(client)
-    except AuthError:
-        if not cached:
-            raise
-        client._log.info("hub refused the cached assignment; provisioning again")
-        provision(client)
-        open_link(client)
-
-
-def reconnect(client):
-    try:
-        if client._failures >= _MAX_HUB_FAILURES:
-            client._log.info("{} failed attempts: provisioning again", client._failures)
-            provision(client)
-        open_link(client)
-    except AuthError as e:
-        client._failures = max(client._failures, _MAX_HUB_FAILURES - 1)  # next try: DPS
-        client._lost(e)
-    except (OSError, IoTCError) as e:
-        client._lost(e)
-
-
-def provision(client):
-    from iotc import dps
-
-    client._log.info("provisioning {} through {}", client._reg_id, client._endpoint)
-    try:
-        hub, dev = dps.register(client._endpoint, client._scope, client._reg_id, client._key,
-                                client._model_id, client._ca_file, client._verify, client._log)
-    finally:
-        del dps
-        _forget("dps", "certs")
-        gc.collect()
-    client._assigned = (hub, dev)
-    client._failures = 0
-    if client._storage:
-        from iotc.store import Credentials
-
-        client._storage.persist(Credentials(hub, dev))
 
 
 def hub_connect(host, port, client_id, user, password, keepalive, ca_file, verify):
@@ -115,7 +61,7 @@ def hub_connect(host, port, client_id, user, password, keepalive, ca_file, verif
                 delattr(pkg, "simple")
 
 
-def open_link(client):
+def run(client):
     from iotc import sas, topics
     from iotc.link import Link
 
@@ -155,5 +101,4 @@ def open_link(client):
         client._link = None
         link.close()
         raise
-    client._failures = 0
     client._retry_at = None
