@@ -776,6 +776,13 @@ def performance_md(report):
             ratio = ("{:,.0f}x" if r >= 100 else "{:.2f}x").format(r)
         out.append("| {} | {} | {} |".format(label.strip().replace("*", "\\*"),
                                              " | ".join(_fmt(v) for v in vals), ratio))
+    old = figs.get("old", {})
+    if _get(old, "bytes", "mqtt") is not None:
+        out += ["", "Issue 5 quotes, for micropython-iotc 1.1.0 and this payload, 105 MQTT bytes, "
+                "221 TCP bytes and 480 B of heap per message; this run measured {}, {} and {} B "
+                "(the heap figure counts with the collector off, see below).".format(
+                    _fmt(_get(old, "bytes", "mqtt")), _fmt(_get(old, "bytes", "tcp")),
+                    _fmt(_get(old, "telemetry", "qos0", "alloc_per_msg")))]
     out += ["", "How each figure is taken:", ""]
     for k in METHODS:
         out.append("- **{}**: {}".format(k, report["methods"][k]))
@@ -784,17 +791,19 @@ def performance_md(report):
         out += ["- " + b for b in report["clients"][c]["bridges"]]
     out += [
         "",
-        "To regenerate (about ten minutes; fetches micropython-iotc 1.1.0, umqtt.robust 1.0 and "
-        "itertools 0.3 from PyPI by sha256 into `bench/out/`, never committed):",
+        "To regenerate (about two minutes here; fetches micropython-iotc 1.1.0, umqtt.robust 1.0 "
+        "and itertools 0.3 from PyPI by sha256 into `bench/out/`, never committed; uses "
+        "valgrind when it is installed):",
         "",
         "```sh",
         "make bench",
         "```",
         "",
         "It prints the table, writes every figure to `bench/out/bench.json` and redraws "
-        "`bench/footprint.png`; `make bench BENCH_ARGS=--update-readme` also rewrites this "
-        "section. `tests_host/test_bench.py` runs a reduced bench in `make test` and checks that "
-        "every figure is there for both clients (no timing is asserted).",
+        "`bench/footprint.png`; `make bench BENCH_ARGS=\"--ours-rev HEAD --update-readme\"` "
+        "benches the committed `iotc/` and rewrites this section. `tests_host/test_bench.py` "
+        "runs a reduced bench in `make test` and checks that every figure is there for both "
+        "clients (no timing is asserted).",
     ]
     return "\n".join(out) + "\n"
 
