@@ -53,6 +53,7 @@ class IoTCClient:
         self._events = {}
         self._assigned = None  # (hub, device id) from DPS or the storage
         self._link = None
+        self._topic = None
         self._twin = None
         self._pid = 0
         self._rid = 0
@@ -223,6 +224,8 @@ class IoTCClient:
     def send_telemetry(self, payload, properties=None, component=None):
         # payload: dict (sent as JSON) or str/bytes. Returns the packet id for QoS 1, else 0.
         topic = self._topic
+        if topic is None:
+            raise IoTCError("call connect() first")
         if properties or component:
             from iotc.topics import property_bag
 

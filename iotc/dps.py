@@ -23,6 +23,9 @@ def _open(host, port, cas):
     try:
         s.connect(ai[-1])
         return tls.wrap(s, host, cas)
+    except ValueError as e:
+        s.close()
+        raise ProvisioningError("TLS: the DPS certificate is not trusted ({})".format(e))
     except Exception:
         s.close()
         raise
