@@ -145,3 +145,9 @@ bench: deps $(BENCH_OLD)/.fetched $(VENV)/.bench-installed
 .PHONY: emulator
 emulator: deps
 	$(PY) -m tests_host.emulator serve
+
+# Memory figures for this repo's iotc alone (issue 3): heap held after `import iotc` and after
+# `from iotc import IoTCClient` from .mpy, and the smallest heap the full scenario runs in.
+.PHONY: mem
+mem: deps
+	$(PY) -m bench --only ours --figures import,heap --no-chart --out build/mem

@@ -34,8 +34,7 @@ class IoTCError(Exception):
     pass
 
 
-_MODULES = ("certs", "client", "dps", "errors", "inbox", "link", "log", "proto", "sas",
-            "session", "store", "tls", "topics")
+_MODULES = " certs client dps errors inbox link log proto sas session store tls topics "
 
 
 # Everything else loads on first use: `iotc.X` imports the module that defines X.
@@ -50,7 +49,7 @@ def __getattr__(name):
         mod = "log"
     elif name in ("Credentials", "FileStorage", "MemoryStorage"):
         mod = "store"
-    elif name in _MODULES:
+    elif " " + name + " " in _MODULES:
         # `from iotc import sas` lands here on MicroPython before the submodule import.
         return __import__("iotc." + name, None, None, (name,))
     else:
