@@ -16,7 +16,8 @@ FROZEN = (
     "session.py",  # opening a session (loaded for a (re)connect, freed after)
     "link.py",  # MQTT packets on the hub socket
     "inbox.py",  # twin answers, desired properties, commands, C2D
-    "proto.py",  # topics, property bags, acks (pure)
+    "proto.py",  # what the hub sends, understood: topic classification, acks (pure)
+    "topics.py",  # what the device sends: hub username, telemetry topics, property bags (pure)
     "sas.py",  # HMAC-SHA256, device-key derivation, SAS tokens
     "dps.py",  # provisioning; also needed after a reboot unless FileStorage cached it
     "tls.py",  # trust settings; raises the clear "cannot verify" error on axTLS
