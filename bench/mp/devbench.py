@@ -1,6 +1,6 @@
 # iotc bench: the device side, run by bench/run.py under the unix port, one figure per process:
 #     micropython devbench.py MODE          (settings in the JSON file named by $BENCH_CFG)
-# MODE: import | scenario | telemetry | bytes | cpu | listen | connect.
+# MODE: scenario | telemetry | bytes | cpu | listen | connect.
 # Results go to stdout as lines "@@ {json}"; other lines are the clients' own output. When a line
 # carries "wait", the host answers with one line on stdin once it has done its part (asked the
 # emulator to send a desired property and call a command, or read the proxy's byte counters).
@@ -95,20 +95,6 @@ def loaded():
     names = set(sys.modules) | _SEEN
     return sorted(k for k in names if k.startswith(("iotc", "umqtt")) or k in (
         "itertools", "requests", "urequests", "ussl", "ssl"))
-
-
-def mode_import():
-    # Heap held by the client's modules after import (figure 1), in two steps for ours, which
-    # loads lazily: `import iotc`, then `from iotc import IoTCClient`.
-    APP.bridge()
-    base = held()
-    import iotc  # noqa: F401
-
-    h1 = held()
-    from iotc import IoTCClient  # noqa: F401
-
-    h2 = held()
-    out(import_iotc=h1 - base, import_client=h2 - base, modules=loaded())
 
 
 def mode_scenario():
