@@ -169,3 +169,18 @@ def test_ship_readme_api_block_runs(emulator, tmp_path):
     with open(str(tmp_path / "iotc.json")) as f:
         cached = json.load(f)
     assert cached["device_id"] == dev and "key" not in json.dumps(cached).lower()
+
+
+def test_ship_readme_quoted_errors_exist():
+    # Error messages README quotes (`IoTCError("...")`, `IoTCError: ...`) are the library's own.
+    with open(README) as f:
+        text = f.read()
+    quoted = re.findall(r'IoTCError\("([^"]+?)(?: \.\.\.)?"\)', text)
+    quoted += re.findall(r"IoTCError: ([^`]+?)(?: \.\.\.)?`", text)
+    assert quoted
+    src = ""
+    for name in gen_package.library_files():
+        with open(os.path.join(ROOT, name)) as f:
+            src += f.read()
+    for q in quoted:
+        assert q in src, "README quotes an error the library does not raise: " + q
