@@ -9,7 +9,6 @@ from micropython import const
 
 from iotc import IoTCError, _forget
 
-_ACK_TIMEOUT_MS = const(10000)  # republish a QoS 1 message not acknowledged by then
 _MAX_INFLIGHT = const(16)
 _MAX_QUEUED = const(32)  # messages kept while offline
 _DRAIN = const(8)  # packets handled per listen() call
@@ -20,6 +19,8 @@ class IoTCClient:
     # Reconnect backoff: first retry at once, then RETRY_MS doubling up to RETRY_MAX_MS.
     RETRY_MS = 1000
     RETRY_MAX_MS = 60000
+    # QoS 1: with messages unacknowledged and no PUBACK for this long, publish them again.
+    ACK_TIMEOUT_MS = 10000
 
     def __init__(self, id_scope, device_id, credentials_type, credentials, logger=None,
                  storage=None, endpoint=None, ca_file=None, verify=True, qos=0,
@@ -57,7 +58,8 @@ class IoTCClient:
         self._twin = None
         self._pid = 0
         self._rid = 0
-        self._inflight = {}  # pid -> [PUBLISH packet, ticks sent]
+        self._inflight = {}  # pid -> PUBLISH packet, until its PUBACK
+        self._ack_at = 0  # ticks of the last PUBACK (or first send): republish after silence
         self._reported = {}  # rid -> patch, until the hub answers 204
         self._queue = []  # (topic, payload, qos) accepted while offline
         self._failures = 0
@@ -128,9 +130,9 @@ class IoTCClient:
             sync_desired(self)
         # What the hub never acknowledged, then what waited while offline.
         try:
-            for entry in self._inflight.values():
-                self._link.republish(entry[0])
-                entry[1] = time.ticks_ms()
+            for packet in self._inflight.values():
+                self._link.republish(packet)
+            self._ack_at = time.ticks_ms()
             for rid in list(self._reported):
                 self._send_reported(rid)
             queue, self._queue = self._queue, []
@@ -180,10 +182,10 @@ class IoTCClient:
                 if not self._handle(link.poll()):
                     break
             now = time.ticks_ms()
-            for entry in self._inflight.values():
-                if time.ticks_diff(now, entry[1]) > _ACK_TIMEOUT_MS:
-                    link.republish(entry[0])
-                    entry[1] = now
+            if self._inflight and time.ticks_diff(now, self._ack_at) > self.ACK_TIMEOUT_MS:
+                for packet in self._inflight.values():  # the hub went quiet: send them again
+                    link.republish(packet)
+                self._ack_at = now
             if self._keepalive and time.ticks_diff(now, link.last_tx) > self._keepalive * 500:
                 link.write(b"\xc0\x00", 2)  # PINGREQ
             if time.ticks_diff(now, self._renew_at) >= 0:
@@ -205,6 +207,7 @@ class IoTCClient:
             on_publish(self, op, body)
         elif kind == 0x40:
             pid = body[0] << 8 | body[1]
+            self._ack_at = time.ticks_ms()
             if self._inflight.pop(pid, None):
                 self._emit(5, "telemetry", pid)  # IoTCEvents.MESSAGE_SENT
         elif kind == 0x90:
@@ -246,7 +249,9 @@ class IoTCClient:
                     if not self._handle(link.poll()):
                         time.sleep_ms(1)
                 pid = self._next_pid()
-                self._inflight[pid] = [link.publish(topic, payload, 1, pid), time.ticks_ms()]
+                if not self._inflight:
+                    self._ack_at = time.ticks_ms()
+                self._inflight[pid] = link.publish(topic, payload, 1, pid)
                 return pid
             link.publish(topic, payload)
             self._emit(5, "telemetry", 0)

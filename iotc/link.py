@@ -18,6 +18,7 @@ class Link:
         self._buf = bytearray(128)
         self._mv = memoryview(self._buf)
         self._io = None
+        self._small = bytearray(4)
         self.last_tx = time.ticks_ms()
 
     def write(self, buf, n):
@@ -78,7 +79,7 @@ class Link:
         i += n
         self.write(buf, i)
         if qos:
-            return bytes(self._mv[:i])
+            return buf[:i]
 
     def republish(self, packet):
         # Resend a kept QoS 1 PUBLISH with the DUP flag.
@@ -119,34 +120,39 @@ class Link:
             pass
 
     def _read(self, n, into=None):
-        # The rest of a packet already begun: wait for it, but not forever.
+        # The rest of a packet already begun: wait for it, but not forever. Small control
+        # packets (PUBACK, SUBACK, the length bytes) land in a reused buffer, without allocating.
         out = into or bytearray(n)
-        mv = memoryview(out)
-        got = 0
-        t0 = time.ticks_ms()
-        while got < n:
-            r = self.sock.readinto(mv[got:n])
-            if r:
-                got += r
-            elif r == 0:
-                raise OSError("MQTT connection closed")
-            elif time.ticks_diff(time.ticks_ms(), t0) > _TIMEOUT_MS:
-                raise OSError("MQTT read timed out")
-            else:
-                time.sleep_ms(1)
+        got = self.sock.readinto(out, n) or 0
+        if got < n:
+            mv = memoryview(out)
+            t0 = time.ticks_ms()
+            while got < n:
+                r = self.sock.readinto(mv[got:n])
+                if r:
+                    got += r
+                elif r == 0:
+                    raise OSError("MQTT connection closed")
+                elif time.ticks_diff(time.ticks_ms(), t0) > _TIMEOUT_MS:
+                    raise OSError("MQTT read timed out")
+                else:
+                    time.sleep_ms(1)
         return out
 
     def poll(self):
         # -> (first header byte, remaining bytes) of one incoming packet, or None if none.
-        b = self.sock.read(1)
-        if b is None:
+        # The bytes of anything but a PUBLISH are only valid until the next poll().
+        small = self._small
+        r = self.sock.readinto(small, 1)
+        if r is None:
             return None
-        if not b:
+        if not r:
             raise OSError("MQTT connection closed by the server")
+        op = small[0]
         n = 0
         sh = 0
         while True:
-            c = self._read(1)[0]
+            c = self._read(1, small)[0]
             n |= (c & 0x7F) << sh
             if not c & 0x80:
                 break
@@ -158,8 +164,10 @@ class Link:
                 k = min(n, len(self._buf))
                 self._read(k, self._buf)
                 n -= k
-            return b[0], None
-        return b[0], (self._read(n) if n else b"")
+            return op, None
+        if op & 0xF0 != 0x30 and n <= 4:
+            return op, self._read(n, small)
+        return op, (self._read(n) if n else b"")
 
 
 def _encode_len(buf, n):

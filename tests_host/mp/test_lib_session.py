@@ -71,6 +71,25 @@ def test_qos1_telemetry_is_acknowledged():
     c.disconnect()
 
 
+def test_qos1_unacknowledged_is_published_again():
+    # The hub holds back its PUBACKs for 1.5 s; after 0.3 s of silence the client republishes.
+    import time
+
+    c = _connected("sess-republish", qos=1)
+    c.ACK_TIMEOUT_MS = 300
+    emuctl.call("POST", "/faults", {"kind": "stall", "device": "sess-republish", "seconds": 1.5})
+    c.send_telemetry({"once": 1})
+    t0 = time.ticks_ms()
+    while time.ticks_diff(time.ticks_ms(), t0) < 1000:
+        c.listen()
+        time.sleep_ms(10)
+    wait(lambda: not c._inflight, c, what="the PUBACK")
+    msgs = telemetry("sess-republish")
+    if len(msgs) < 2 or any(json.loads(m["body"]) != {"once": 1} for m in msgs):
+        raise AssertionError(msgs)
+    c.disconnect()
+
+
 def test_reported_property_answered_204():
     c = _connected("sess-reported")
     sent = []
