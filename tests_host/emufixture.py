@@ -79,7 +79,8 @@ class RunningEmulator:
         """Stop it; raise AssertionError (with its log) if it crashed or hit an internal error."""
         problems = []
         if self.proc.poll() is not None:
-            problems.append("emulator died during the tests (exit {})".format(self.proc.returncode))
+            problems.append("emulator died during the tests (exit {})".format(
+                self.proc.returncode))
         else:
             try:
                 errors = self.app.state()["internal_errors"]
@@ -98,7 +99,8 @@ class RunningEmulator:
                 problems.append("emulator did not stop within {} s of SIGINT".format(STOP_TIMEOUT))
         self._log.close()
         if problems:
-            raise AssertionError("; ".join(problems) + "\n--- emulator log ---\n" + self.log()[-20000:])
+            raise AssertionError("; ".join(problems) + "\n--- emulator log ---\n"
+                                 + self.log()[-20000:])
 
 
 @pytest.fixture(scope="session")

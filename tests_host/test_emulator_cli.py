@@ -28,7 +28,8 @@ def cli(emulator, *args, timeout=30):
 def connected_device(emulator):
     dev = "cli-" + uuid.uuid4().hex[:8]
     tc.provision(emulator.info, dev)
-    return dev, tc.hub_connect(emulator.info, dev, sas.derive_device_key(emulator.info["group_key"], dev))
+    key = sas.derive_device_key(emulator.info["group_key"], dev)
+    return dev, tc.hub_connect(emulator.info, dev, key)
 
 
 def test_certs_reused_and_reissued(tmp_path):
@@ -42,7 +43,8 @@ def test_certs_reused_and_reissued(tmp_path):
     cert = x509.load_pem_x509_certificate(open(again["cert"], "rb").read())
     san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert {"localhost", "emu.example"} <= set(san.get_values_for_type(x509.DNSName))
-    assert {"127.0.0.1", "127.0.0.9", "::1"} <= {str(i) for i in san.get_values_for_type(x509.IPAddress)}
+    ips = {str(i) for i in san.get_values_for_type(x509.IPAddress)}
+    assert {"127.0.0.1", "127.0.0.9", "::1"} <= ips
     der = open(again["ca_der"], "rb").read()
     assert x509.load_der_x509_certificate(der).public_bytes(serialization.Encoding.PEM) == ca
 

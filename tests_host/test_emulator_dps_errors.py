@@ -78,7 +78,8 @@ def test_unknown_scope_is_404(emulator):
     info, dev = emulator.info, new_id()
     tok = sas.make_token(sas.derive_device_key(info["group_key"], dev),
                          "0ne00000BAD/registrations/" + dev)
-    assert assert_error(tc.register(info, dev, tok, scope="0ne00000BAD"), 404)["errorCode"] == 404001
+    obj = assert_error(tc.register(info, dev, tok, scope="0ne00000BAD"), 404)
+    assert obj["errorCode"] == 404001
     still_serves(emulator)
 
 
@@ -107,7 +108,8 @@ def test_disabled_group_other_group_key(emulator):
     rs = tc.provision(info, dev, key=sas.derive_device_key(g["key"], dev))
     assert rs["symmetricKey"] == {"enrollmentGroupId": g["id"]}
     app.add_enrollment("group", id=g["id"], key=g["key"], enabled=False)
-    assert_error(tc.register(info, dev, tc.dps_token(info, dev, sas.derive_device_key(g["key"], dev))), 401)
+    tok = tc.dps_token(info, dev, sas.derive_device_key(g["key"], dev))
+    assert_error(tc.register(info, dev, tok), 401)
     still_serves(emulator)
 
 
@@ -115,7 +117,8 @@ def test_bad_json_and_bad_body_are_400(emulator):
     info, dev = emulator.info, new_id()
     path = "/{}/registrations/{}/register{}".format(info["id_scope"], dev, API)
     auth = {"Authorization": tc.dps_token(info, dev)}
-    assert assert_error(tc.https(info, "PUT", path, b"{not json", auth), 400)["errorCode"] == 400004
+    obj = assert_error(tc.https(info, "PUT", path, b"{not json", auth), 400)
+    assert obj["errorCode"] == 400004
     assert_error(tc.https(info, "PUT", path, b"[1, 2]", auth), 400)
     assert_error(tc.https(info, "PUT", path, {"registrationId": "another"}, auth), 400)
     assert_error(tc.https(info, "PUT", path, b"\xff\xfe", auth), 400)

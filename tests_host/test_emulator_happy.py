@@ -112,12 +112,14 @@ def test_twin_get_reported_desired(emulator):
     tc.provision(info, dev)
     c = tc.hub_connect(info, dev, sas.derive_device_key(info["group_key"], dev))
     try:
-        assert c.subscribe("$iothub/twin/res/#", "$iothub/twin/PATCH/properties/desired/#") == [1, 1]
+        granted = c.subscribe("$iothub/twin/res/#", "$iothub/twin/PATCH/properties/desired/#")
+        assert granted == [1, 1]
         c.publish("$iothub/twin/GET/?$rid=1")
         topic, payload, *_ = c.message("$iothub/twin/res/")
         assert topic == "$iothub/twin/res/200/?$rid=1"
         assert json.loads(payload) == {"desired": {"$version": 1}, "reported": {"$version": 1}}
-        c.publish("$iothub/twin/PATCH/properties/reported/?$rid=2", b'{"fw": "1.0", "x": {"a": 1}}')
+        c.publish("$iothub/twin/PATCH/properties/reported/?$rid=2",
+                  b'{"fw": "1.0", "x": {"a": 1}}')
         topic, payload, *_ = c.message("$iothub/twin/res/")
         assert topic == "$iothub/twin/res/204/?$rid=2&$version=2" and payload == b""
         c.publish("$iothub/twin/PATCH/properties/reported/?$rid=3", b'{"x": null}')
@@ -205,21 +207,22 @@ def test_c2d(emulator):
     except tc_app_error() as e:
         assert e.status == 409
     c = tc.hub_connect(info, dev, key, clean=False)
+    c2d = "devices/{}/messages/devicebound/".format(dev)
     try:
-        assert c.subscribe("devices/{}/messages/devicebound/#".format(dev)) == [1]
+        assert c.subscribe(c2d + "#") == [1]
         mid = app.send_c2d(dev, "hello", {"method-name": "setLed", "empty": "", "k y": "v&w"})
-        topic, payload, qos, pid, retain, dup = c.message("devices/{}/messages/devicebound/".format(dev))
+        topic, payload, qos, pid, retain, dup = c.message(c2d)
         assert payload == b"hello" and qos == 1 and not dup
         assert "%24.mid=" + mid in topic and "method-name=setLed" in topic
         assert "&empty=&" in topic + "&" and "k%20y=v%26w" in topic
         c.close()  # no PUBACK: it must come again after reconnecting (CleanSession=0)
         c = tc.hub_connect(info, dev, key, clean=False)
-        topic, payload, qos, pid, retain, dup = c.message("devices/{}/messages/devicebound/".format(dev))
+        topic, payload, qos, pid, retain, dup = c.message(c2d)
         assert payload == b"hello" and dup
         c.send(m.puback(pid))
         assert app.wait_event(lambda e: e["type"] == "c2d_ack" and e.get("id") == mid)
         assert app.device(dev)["pending_c2d"] == 0
-        assert app.device(dev)["subscriptions"] == {"devices/{}/messages/devicebound/#".format(dev): 1}
+        assert app.device(dev)["subscriptions"] == {c2d + "#": 1}
     finally:
         c.close()
 

@@ -242,8 +242,8 @@ def test_will_message(emulator, witness):
     dev, key = new_device(emulator)
     c = tc.Mqtt(emulator.info["hub"], emulator.info["ca_pem"])
     will = ("devices/{}/messages/events/".format(dev), b"gone", 1, False)
-    assert c.connect(dev, tc.hub_username(emulator.info, dev), tc.hub_token(emulator.info, dev, key),
-                     will=will)[0] == 0
+    token = tc.hub_token(emulator.info, dev, key)
+    assert c.connect(dev, tc.hub_username(emulator.info, dev), token, will=will)[0] == 0
     c.close()  # no DISCONNECT: the will is published
     ev = emulator.app.wait_event(lambda e: e["type"] == "telemetry" and e["device"] == dev)
     assert ev["body"] == "gone" and ev["properties"]["iothub-MessageType"] == "Will"

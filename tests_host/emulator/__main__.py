@@ -1,4 +1,4 @@
-"""python -m tests_host.emulator serve|watch|invoke|set|send|devices|twin  (see README in this folder)"""
+"""python -m tests_host.emulator serve|watch|invoke|set|send|devices|twin  (README.md here)"""
 
 import argparse
 import asyncio
@@ -21,17 +21,19 @@ def _serve(a):
                  retry_after=a.retry_after, id_scope=a.id_scope, verbose=not a.quiet)
 
     async def main():
+        # Handlers first: a Ctrl-C that comes as soon as the ready file exists still stops cleanly.
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
         emu = Emulator(cfg)
         try:
             await emu.start()
         except OSError as e:
             print("emulator: cannot listen: {}".format(e), file=sys.stderr)
+            await emu.stop()
             return 2
         print(emu.banner(), flush=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         print("stopping", flush=True)
         await emu.stop()
@@ -56,7 +58,7 @@ def _show(obj):
 
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m tests_host.emulator",
-                                description="Local stand-in for Azure DPS + IoT Hub (IoT Central).")
+                                description="Local stand-in for Azure DPS + IoT Hub.")
     sub = p.add_subparsers(dest="cmd", required=True)
 
     s = sub.add_parser("serve", help="run the emulator")

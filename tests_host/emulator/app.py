@@ -26,7 +26,7 @@ class AppClient:
         self.timeout = timeout
 
     def request(self, method, path, body=None, timeout=None, ok=(200, 201, 202)):
-        """-> (status, decoded JSON). Raises AppError for a status outside `ok` (unless ok=None)."""
+        """-> (status, decoded JSON). AppError for a status outside `ok` (unless ok=None)."""
         conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout or self.timeout)
         try:
             data = None if body is None else json.dumps(body).encode()
@@ -49,7 +49,7 @@ class AppClient:
     def post(self, path, body=None, **kw):
         return self.request("POST", path, body, **kw)[1]
 
-    # --- the API -----------------------------------------------------------------------------------
+    # --- the API ---------------------------------------------------------------------------
 
     def state(self):
         return self.get("/state")
@@ -79,7 +79,8 @@ class AppClient:
         """wait=True -> {"status", "payload"} (AppError 504 on timeout, 404 when offline);
         wait=False -> the call id, to poll with method_call()."""
         q = urlencode({"timeout": timeout, "wait": 1 if wait else 0})
-        path = "/devices/{}/methods/{}?{}".format(quote(device_id, safe=""), quote(name, safe=""), q)
+        path = "/devices/{}/methods/{}?{}".format(
+            quote(device_id, safe=""), quote(name, safe=""), q)
         res = self.post(path, payload, timeout=float(timeout) + 10)
         return res if wait else res["id"]
 
@@ -127,7 +128,7 @@ class AppClient:
         return self.post("/faults/clear")
 
 
-# --- CLI commands (python -m tests_host.emulator watch|invoke|set|send|devices|twin) ---------------
+# --- CLI commands (python -m tests_host.emulator watch|invoke|set|send|devices|twin) -----------
 
 
 def format_event(e, with_time=True):

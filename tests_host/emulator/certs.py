@@ -122,7 +122,7 @@ def _load_ca(state):
 
 
 def _server_covers(state, ca_cert, ips, dns):
-    """True when server.pem exists, is signed by this CA, is not near expiry and names everything."""
+    """True when server.pem exists, is signed by this CA, is not near expiry, names everything."""
     try:
         with open(os.path.join(state, "server.pem"), "rb") as f:
             cert = x509.load_pem_x509_certificate(f.read())
@@ -147,7 +147,8 @@ def _server_covers(state, ca_cert, ips, dns):
 def _make_server(state, ca_cert, ca_key, ips, dns):
     key = _new_key()
     cn = sorted(dns)[0] if dns else str(sorted(ips, key=str)[0])
-    san = [x509.DNSName(d) for d in sorted(dns)] + [x509.IPAddress(i) for i in sorted(ips, key=str)]
+    san = [x509.DNSName(d) for d in sorted(dns)]
+    san += [x509.IPAddress(i) for i in sorted(ips, key=str)]
     cert = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))

@@ -3,7 +3,8 @@
   GET  /state                         ready info, counters, armed faults
   GET  /devices, /devices/{id}        device view: connected, model id, registration, twin...
   GET  /devices/{id}/telemetry        [{topic, body, properties, system, qos, ts}]  (?since=index)
-  GET  /devices/{id}/methods          method call log; /devices/{id}/methods/{callId}, /methods/{callId}
+  GET  /devices/{id}/methods          method call log
+  GET  /devices/{id}/methods/{callId}, /methods/{callId}   one call
   POST /devices/{id}/desired          JSON patch -> {"version": n} (pushed when the device listens)
   POST /devices/{id}/methods/{name}?timeout=S&wait=1|0   body = JSON request payload
         wait=1 -> 200 {"status", "payload"}, 504 timeout, 404 offline; wait=0 -> 202 {"id"}
@@ -239,7 +240,9 @@ class Control:
             hub.device(dev_id).stall_until = time.time() + _num(f.get("seconds"), "seconds", 5.0)
         elif kind == "publish":
             payload = f.get("payload", "")
-            payload = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
+            if not isinstance(payload, str):
+                payload = json.dumps(payload)
+            payload = payload.encode()
             qos = int(_num(f.get("qos"), "qos", 0, 0, 1))
             pid = hub.device(dev_id).conn.next_pid() if qos and hub.device(dev_id).conn else None
             hub.send_raw(dev_id, m.publish(str(f.get("topic", "")), payload, qos=qos, pid=pid))

@@ -1,8 +1,8 @@
 """DPS over HTTPS (PROTOCOL.md §1.1): the three REST calls a device makes.
 
-  PUT  /{idScope}/registrations/{regId}/register?api-version=..      -> 202 assigning (+Retry-After)
-  GET  /{idScope}/registrations/{regId}/operations/{opId}?api-version=..  -> 202 / 200 assigned
-  POST /{idScope}/registrations/{regId}?api-version=..                -> 200 registrationState (lookup)
+  PUT  /{idScope}/registrations/{regId}/register?api-version=..   202 assigning (+Retry-After)
+  GET  /{idScope}/registrations/{regId}/operations/{opId}?api-version=..   202 / 200 assigned
+  POST /{idScope}/registrations/{regId}?api-version=..   200 registrationState (status lookup)
 
 One request per connection (answers carry `Connection: close`). The `dps_malformed` fault breaks
 the next answer on purpose:
@@ -85,7 +85,8 @@ class DpsHttp:
             return httpio.response(reply.status, body, headers)
         self.state.faults.dps_malformed = None
         self.state.events.add("fault", kind="dps_malformed", mode=kind)
-        status_line = "HTTP/1.1 {} {}\r\n".format(reply.status, httpio.reason(reply.status)).encode()
+        status_line = "HTTP/1.1 {} {}\r\n".format(reply.status, httpio.reason(reply.status))
+        status_line = status_line.encode()
         if kind == "truncated":
             full = httpio.response(reply.status, body, headers)
             return full[: len(full) - max(1, len(body) // 2)]
@@ -94,7 +95,8 @@ class DpsHttp:
             head += b"".join("{}: {}\r\n".format(k, v).encode() for k, v in headers)
             head += b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
             half = len(body) // 2
-            chunks = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in (body[:half], body[half:]) if c)
+            parts = (body[:half], body[half:])
+            chunks = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in parts if c)
             return head + chunks + b"0\r\n\r\n"
         if kind == "no_headers":
             return status_line + body

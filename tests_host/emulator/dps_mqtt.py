@@ -38,7 +38,8 @@ class DpsMqttConnection(MqttConnection):
 
     def on_connect(self, c):
         parts = (c.username or "").split("/", 3)
-        if len(parts) != 4 or parts[1] != "registrations" or not parts[3].startswith("api-version="):
+        if (len(parts) != 4 or parts[1] != "registrations"
+                or not parts[3].startswith("api-version=")):
             return self._refuse(m.BAD_USER_PASS,
                                 "user name is not {idScope}/registrations/{regId}/api-version=..")
         scope, reg_id = parts[0], parts[2]

@@ -4,7 +4,7 @@ CONNECT checks, in this order, and the CONNACK code each failure gets:
   protocol name/level other than MQTT/4 ............................. 1 (bad protocol)
   empty client id, or client id != deviceId of the user name ......... 2 (identifier rejected)
   user name not `{hub}/{deviceId}/?api-version=..`, no password,
-  password not a SharedAccessSignature token ......................... 4 (bad user name or password)
+  password not a SharedAccessSignature token ......................... 4 (bad user/password)
   unknown hub name or device, token for another resource, expired
   token, wrong signature ............................................. 5 (not authorized)
   a `refuse_connect` fault ........................................... the code it names
@@ -99,8 +99,8 @@ class HubConnection(MqttConnection):
             return self._refuse(m.ID_REJECTED, "empty client id")
         parsed = parse_username(c.username)
         if parsed is None:
-            return self._refuse(m.BAD_USER_PASS, "user name is not {hub}/{deviceId}/?api-version=..",
-                                c.client_id)
+            return self._refuse(m.BAD_USER_PASS,
+                                "user name is not {hub}/{deviceId}/?api-version=..", c.client_id)
         hub_name, device_id, params = parsed
         if device_id != c.client_id:
             return self._refuse(m.ID_REJECTED, "client id is not the device id", c.client_id)

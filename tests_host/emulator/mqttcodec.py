@@ -42,7 +42,7 @@ def packet(ptype, flags, body=b""):
 
 async def read_packet(reader, max_size, only=None):
     """Read one packet: (type, flags, body). EOF before a first byte raises EOFError.
-    only = the one packet type allowed here (CONNECT first): anything else fails at its first byte."""
+    only = the one packet type allowed here (CONNECT first); anything else fails at once."""
     first = await reader.read(1)
     if not first:
         raise EOFError

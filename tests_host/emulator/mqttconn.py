@@ -18,6 +18,7 @@ from . import mqttcodec as m
 
 CONNECT_TIMEOUT = 10.0
 FLUSH_TIMEOUT = 5.0
+MAX_IDLE = 1767.0
 
 
 class Close(Exception):
@@ -118,12 +119,13 @@ class MqttConnection:
         self.connected = True
         self.after_connack()
         while not self.closed:
-            limit = self.keepalive * 1.5 if self.keepalive else None
+            # IoT Hub's load balancers drop a link idle for 1767 s whatever the keep-alive says.
+            limit = min(self.keepalive * 1.5, MAX_IDLE) if self.keepalive else MAX_IDLE
             try:
                 ptype, flags, body = await asyncio.wait_for(
                     m.read_packet(self.reader, self.max_packet), limit)
             except asyncio.TimeoutError:
-                raise Close("keep-alive expired ({} s x 1.5 of silence)".format(self.keepalive))
+                raise Close("keep-alive expired ({:.0f} s of silence)".format(limit))
             self.last_rx = time.monotonic()
             if ptype == m.PUBLISH:
                 if (flags >> 1) & 3 == 3:
@@ -152,7 +154,7 @@ class MqttConnection:
                 self.disconnected_cleanly = True
                 return False
             else:
-                raise m.ProtocolError("unexpected {} from client".format(m.NAMES.get(ptype, ptype)))
+                raise m.ProtocolError("unexpected {} from client".format(m.NAMES[ptype]))
         return False
 
     async def _write_loop(self):

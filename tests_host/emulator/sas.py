@@ -1,9 +1,9 @@
 """Shared access signature tokens, checked the way DPS and IoT Hub check them (PROTOCOL.md §2).
 
-A token is `SharedAccessSignature sr=..&sig=..&se=..[&skn=..]`, fields in any order. The signature is
-HMAC-SHA256 over exactly the `sr` text as sent, a newline, and the `se` text, keyed with the
-base64-decoded key. `sr` may be raw or URL-encoded (any case of hex); once decoded it must name the
-expected resource.
+A token is `SharedAccessSignature sr=..&sig=..&se=..[&skn=..]`, fields in any order. The
+signature is HMAC-SHA256 over exactly the `sr` text as sent, a newline and the `se` text, keyed
+with the base64-decoded key. `sr` may be raw or URL-encoded (either case of hex); once decoded it
+must name the expected resource.
 """
 
 import base64
@@ -24,13 +24,13 @@ class SasError(Exception):
 
 
 def sign(key_b64, sr, se):
-    """base64(HMAC-SHA256(b64decode(key), sr + "\\n" + se)); sr and se as the text placed in the token."""
+    """base64(HMAC-SHA256(b64decode(key), sr + "\\n" + se)); sr and se as placed in the token."""
     mac = hmac.new(base64.b64decode(key_b64), "{}\n{}".format(sr, se).encode(), hashlib.sha256)
     return base64.b64encode(mac.digest()).decode()
 
 
 def derive_device_key(group_key_b64, registration_id):
-    """Device key of an enrollment-group member: base64(HMAC-SHA256(b64decode(groupKey), regId))."""
+    """Key of an enrollment-group member: base64(HMAC-SHA256(b64decode(groupKey), regId))."""
     mac = hmac.new(base64.b64decode(group_key_b64), registration_id.encode(), hashlib.sha256)
     return base64.b64encode(mac.digest()).decode()
 

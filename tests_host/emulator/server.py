@@ -102,6 +102,8 @@ class Emulator:
             task = asyncio.current_task()
             self.tasks.add(task)
             try:
+                if tls and not await self._handshake(writer, tls):
+                    return
                 await handler(reader, writer)
             except asyncio.CancelledError:
                 pass
@@ -111,11 +113,22 @@ class Emulator:
             finally:
                 self.tasks.discard(task)
 
-        kw = {"ssl": tls, "ssl_handshake_timeout": TLS_HANDSHAKE_TIMEOUT} if tls else {}
         srv = await asyncio.start_server(accept, host or None, port, reuse_address=True,
-                                         limit=1 << 20, **kw)
+                                         limit=1 << 20)
         self.servers.append(srv)
         return srv.sockets[0].getsockname()[1]
+
+    async def _handshake(self, writer, tls):
+        """TLS inside the connection's task, so a failed handshake is logged like other faults."""
+        peer = writer.get_extra_info("peername")
+        try:
+            await writer.start_tls(tls, ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT)
+            return True
+        except (ssl.SSLError, ConnectionError, OSError, asyncio.TimeoutError) as e:
+            self.log("tls: handshake from {} on port {} failed: {}".format(
+                peer, writer.get_extra_info("sockname")[1], e.__class__.__name__ + " " + str(e)))
+            writer.transport.abort()
+            return False
 
     async def start(self):
         cfg = self.cfg

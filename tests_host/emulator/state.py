@@ -100,7 +100,7 @@ class Device:
         self.conn = None  # the live hub connection, if any
         self.connects = 0
         self.ever_connected = False
-        self.subscriptions = {}  # filter -> granted QoS (kept across reconnects with CleanSession=0)
+        self.subscriptions = {}  # filter -> granted QoS (kept over reconnects, CleanSession=0)
         self.clean_session = None
         self.telemetry = []
         self.c2d = []  # undelivered or unacknowledged C2D messages (dicts)
@@ -230,7 +230,8 @@ class Faults:
 
 
 class State:
-    def __init__(self, id_scope, hub_name, hub_aliases, group_id, group_key, retry_after, log=None):
+    def __init__(self, id_scope, hub_name, hub_aliases, group_id, group_key, retry_after,
+                 log=None):
         self.id_scope = id_scope
         self.hub_name = hub_name
         self.hub_aliases = {a.lower() for a in hub_aliases} | {hub_name.lower()}

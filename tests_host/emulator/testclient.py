@@ -218,7 +218,7 @@ class Mqtt:
                 self.inbox.append(m.parse_publish(f, body))
 
     def message(self, prefix, timeout=5.0):
-        """Next PUBLISH whose topic starts with prefix -> (topic, payload, qos, pid, retain, dup)."""
+        """Next PUBLISH whose topic starts with prefix: (topic, payload, qos, pid, retain, dup)."""
         for i, msg in enumerate(self.inbox):
             if msg[0].startswith(prefix):
                 return self.inbox.pop(i)
