@@ -197,3 +197,27 @@ def test_dps_over_mqtt_raw(emulator):
     finally:
         c.close()
     still_serves(emulator)
+
+
+def test_garbage_on_dps_mqtt(emulator):
+    info = emulator.info
+    for data in (b"\x00\x00", b"\x10\xff\xff\xff\xff\x7f", b"GET / HTTP/1.1\r\n\r\n"):
+        c = tc.Mqtt(info["dps_mqtt"], info["ca_pem"])
+        try:
+            c.send(data)
+            assert c.closed()
+        finally:
+            c.close()
+    dev = new_id()
+    c = tc.Mqtt(info["dps_mqtt"], info["ca_pem"])
+    try:
+        user = "{}/registrations/{}/api-version=2019-03-31".format(info["id_scope"], dev)
+        assert c.connect(dev, "not-a-dps-user", tc.dps_token(info, dev))[0] == 4
+    finally:
+        c.close()
+    c = tc.Mqtt(info["dps_mqtt"], info["ca_pem"])
+    try:
+        assert c.connect("other", user, tc.dps_token(info, dev))[0] == 2
+    finally:
+        c.close()
+    still_serves(emulator)

@@ -59,7 +59,9 @@ def test_dps_legacy_data_and_raw_sr(emulator):
     op = json.loads(body)["operationId"]
     st, _, body = tc.poll(info, dev, op, tok)
     assert st == 200
-    assert emulator.app.device(dev)["registration"]["model_id"] == "dtmi:x:y;1"
+    reg = emulator.app.device(dev)["registration"]
+    assert reg["model_id"] == "dtmi:x:y;1" and reg["legacy_data"]
+    assert reg["payload"] == {"iotcModelId": "dtmi:x:y;1"}
 
 
 def test_dps_status_lookup(emulator):

@@ -138,12 +138,13 @@ def format_event(e, with_time=True):
     if kind == "telemetry":
         extra = ""
         if e.get("properties"):
-            extra += "  props=" + json.dumps(e["properties"])
+            extra += "  props=" + json.dumps(e["properties"], default=str)
         if e.get("system"):
-            extra += "  sys=" + json.dumps(e["system"])
+            extra += "  sys=" + json.dumps(e["system"], default=str)
         return "{}{:<14} telemetry  {}{}".format(t, dev, e["body"][:500], extra)
     skip = {"seq", "ts", "type", "device"}
-    rest = " ".join("{}={}".format(k, json.dumps(v)) for k, v in e.items() if k not in skip)
+    rest = " ".join("{}={}".format(k, json.dumps(v, default=str))
+                    for k, v in e.items() if k not in skip)
     return "{}{:<14} {:<10} {}".format(t, dev, kind, rest[:500])
 
 

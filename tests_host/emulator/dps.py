@@ -116,6 +116,7 @@ class Dps:
         payload = obj.get("payload", obj.get("data"))
         reg = Registration(reg_id, enrollment, payload, st.hub_name)
         reg.key = enrollment.device_key(reg_id)
+        reg.legacy_data = "data" in obj and "payload" not in obj
         extra = st.faults.dps_assigning
         if st.faults.dps_assigning_count:
             st.faults.dps_assigning_count -= 1

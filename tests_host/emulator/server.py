@@ -70,7 +70,10 @@ class Emulator:
     def log(self, msg):
         if self.cfg.verbose:
             t = time.strftime("%H:%M:%S", time.localtime())
-            print("{} {}".format(t, msg), file=sys.stdout, flush=True)
+            try:
+                print("{} {}".format(t, msg), file=sys.stdout, flush=True)
+            except (OSError, ValueError):  # stdout gone (closed pipe): keep serving
+                pass
 
     # Events worth a line in the serve window (connections and DPS requests log themselves).
     SHOWN = {"telemetry", "reported", "desired", "method_call", "method_result", "c2d_queued",

@@ -60,6 +60,8 @@ class Registration:
         self.status = "assigning"
         self.substatus = "initialAssignment"
         self.etag = '"{}"'.format(uuid.uuid4())
+        self.key = None
+        self.legacy_data = False  # the payload came under the legacy key "data"
 
     def state(self):
         st = {
@@ -118,6 +120,7 @@ class Device:
                 "enrollment": reg.enrollment.public(),
                 "payload": reg.payload,
                 "model_id": model_id_of(reg.payload),
+                "legacy_data": reg.legacy_data,
                 "hub": reg.hub,
                 "status": reg.status,
             },
