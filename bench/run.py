@@ -446,7 +446,7 @@ class Bench:
         self.ensure_cache(client)
         if not shutil.which("valgrind"):
             return {"skipped": "no valgrind"}
-        n = 20 if self.quick else 200
+        n = 20 if self.quick else 500
         totals = {}
         for count in (0, n):
             out = os.path.join(self.run_dir, "callgrind.{}.{}".format(client, count))
