@@ -9,7 +9,6 @@ certificate names those addresses. Every SDK call runs with a deadline.
 
 import concurrent.futures
 import json
-import os
 import queue
 import random
 import shutil

@@ -13,6 +13,7 @@ The answers are those of the HTTPS front (same Dps object).
 from urllib.parse import quote
 
 from . import mqttcodec as m
+from .dps import DpsError
 from .hub import topic_query
 from .mqttconn import Close, MqttConnection
 
@@ -52,8 +53,6 @@ class DpsMqttConnection(MqttConnection):
         if not token:
             return self._refuse(m.BAD_USER_PASS, "no password")
         # The same checks as an HTTPS request, without consuming a fault or recording anything.
-        from .dps import DpsError
-
         if scope.lower() != self.state.id_scope.lower():
             return self._refuse(m.NOT_AUTHORIZED, "unknown ID scope")
         try:

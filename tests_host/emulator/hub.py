@@ -18,12 +18,12 @@ import itertools
 import json
 import time
 import uuid
-from urllib.parse import parse_qsl, quote, unquote
+from urllib.parse import quote, unquote
 
 from . import mqttcodec as m
 from . import sas
 from .mqttconn import Close, MqttConnection
-from .state import C2D_MAX_PENDING, TELEMETRY_KEEP
+from .state import C2D_MAX_PENDING, TELEMETRY_KEEP, merge_patch
 
 TWIN_RES = "$iothub/twin/res/#"
 TWIN_DESIRED = "$iothub/twin/PATCH/properties/desired/#"
@@ -44,8 +44,17 @@ def parse_username(username):
     dev, sep, query = rest.partition("/")
     if not hub or not dev or not sep:
         return None
-    params = dict(parse_qsl(query[1:] if query.startswith("?") else query, keep_blank_values=True))
-    return hub, dev, params
+    return hub, dev, parse_query(query[1:] if query.startswith("?") else query)
+
+
+def parse_query(query):
+    """`k=v&k2=v2` -> dict, URL-decoded ('+' stays '+', as IoT Hub's encoding is RFC 2396)."""
+    out = {}
+    for part in query.split("&"):
+        if part:
+            k, _, v = part.partition("=")
+            out[unquote(k)] = unquote(v)
+    return out
 
 
 def parse_bag(bag):
@@ -63,7 +72,7 @@ def parse_bag(bag):
 
 def topic_query(topic):
     """The `?k=v&..` part of a topic as a dict."""
-    return dict(parse_qsl(topic.partition("?")[2], keep_blank_values=True))
+    return parse_query(topic.partition("?")[2])
 
 
 class NotFound(Exception):
@@ -238,8 +247,6 @@ class HubConnection(MqttConnection):
                                   body=payload[:200].decode("utf-8", "replace"))
             return
         patch.pop("$version", None)
-        from .state import merge_patch
-
         merge_patch(dev.reported, patch)
         dev.reported_version += 1
         self.reply("$iothub/twin/res/204/?$rid={}&$version={}".format(
@@ -300,8 +307,6 @@ class Hub:
     # --- the application side --------------------------------------------------------------------
 
     def set_desired(self, device_id, patch):
-        from .state import merge_patch
-
         dev = self.device(device_id)
         patch = {k: v for k, v in patch.items() if not k.startswith("$")}
         merge_patch(dev.desired, patch)
