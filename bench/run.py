@@ -444,8 +444,8 @@ class Bench:
         The command is CPython + the micropython_run extension; the difference cancels the
         wrapper, interpreter start-up, TLS handshake and connect."""
         self.ensure_cache(client)
-        if not shutil.which("valgrind"):
-            return {"skipped": "no valgrind"}
+        if self.args.no_valgrind or not shutil.which("valgrind"):
+            return {"skipped": "skipped: no valgrind"}
         n = 20 if self.quick else 500
         totals = {}
         for count in (0, n):
@@ -887,6 +887,8 @@ def main(argv=None):
                    help="fewer messages and a coarse bisection (the bench's own test uses it)")
     p.add_argument("--only", choices=("old", "ours"), help="bench one client")
     p.add_argument("--no-chart", action="store_true")
+    p.add_argument("--no-valgrind", action="store_true",
+                   help="skip the instruction counts, as when valgrind is not installed")
     p.add_argument("--update-readme", action="store_true",
                    help="rewrite README.md's Performance section with these figures")
     p.add_argument("--figures", help="comma-separated subset of: import,connect,heap,"
