@@ -184,3 +184,29 @@ def test_ship_readme_quoted_errors_exist():
             src += f.read()
     for q in quoted:
         assert q in src, "README quotes an error the library does not raise: " + q
+
+
+def test_ship_readme_emulator_commands_exist():
+    # Each `python -m tests_host.emulator SUB --opt ...` line names a real subcommand and options,
+    # and each file a command line mentions (samples/..., tests_host/...) exists.
+    import shlex
+
+    checked = 0
+    for line, sample, lang, body in _ids("sh"):
+        for cmd in body.splitlines():
+            words = shlex.split(cmd)
+            for w in words:
+                if w.startswith(("samples/", "tests_host/", "tools/")) and "." in w:
+                    assert os.path.exists(os.path.join(ROOT, w)) or w.endswith(".der"), w
+            if "tests_host.emulator" not in words:
+                continue
+            sub = words[words.index("tests_host.emulator") + 1]
+            p = subprocess.run([sys.executable, "-m", "tests_host.emulator", sub, "--help"],
+                               cwd=ROOT, capture_output=True, text=True, timeout=60)
+            assert p.returncode == 0, "README.md:{}: {}".format(line, p.stderr)
+            for w in words:
+                if w.startswith("--"):
+                    assert w in p.stdout, "README.md:{}: {} {} has no {}".format(
+                        line, "tests_host.emulator", sub, w)
+            checked += 1
+    assert checked >= 3
