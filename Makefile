@@ -86,6 +86,8 @@ mpy: deps
 #   make firmware BOARD=ESP8266_GENERIC MICROPY_DIR=~/micropython   (xtensa-lx106-elf on PATH)
 BOARD ?= ESP32_GENERIC
 MICROPY_DIR ?=
+# Empty: build. `deploy` flashes (PORT=/dev/ttyUSB0 passes through to the port's make).
+FIRMWARE_GOAL ?=
 FW_PORT = $(if $(filter ESP8266_%,$(BOARD)),esp8266,$(if $(filter ESP32%,$(BOARD)),esp32,))
 
 firmware:
@@ -106,8 +108,9 @@ firmware:
 	$(MAKE) -C $(MICROPY_DIR)/mpy-cross
 	$(MAKE) -C $(MICROPY_DIR)/ports/$(FW_PORT) BOARD=$(BOARD) submodules
 	$(MAKE) -C $(MICROPY_DIR)/ports/$(FW_PORT) BOARD=$(BOARD) \
-		FROZEN_MANIFEST=$(abspath boards/$(BOARD)/manifest.py)
-	@echo "firmware built in $(MICROPY_DIR)/ports/$(FW_PORT)/build-$(BOARD)/ (flash: make -C $(MICROPY_DIR)/ports/$(FW_PORT) BOARD=$(BOARD) deploy)"
+		FROZEN_MANIFEST=$(abspath boards/$(BOARD)/manifest.py) $(FIRMWARE_GOAL)
+	@echo "firmware in $(MICROPY_DIR)/ports/$(FW_PORT)/build-$(BOARD)/; flash it with the same manifest:"
+	@echo "  make firmware BOARD=$(BOARD) MICROPY_DIR=$(MICROPY_DIR) FIRMWARE_GOAL=deploy PORT=/dev/ttyUSB0"
 
 # The round trip on this machine: emulator + the unix-port sample as a device, watched from
 # the application side. Stops by itself in about 30 s.

@@ -233,3 +233,39 @@ def test_ship_make_mpy_lists_every_module():
     assert total == sum(sizes.values())
     for path, n in sizes.items():
         assert os.path.getsize(os.path.join(ROOT, path)) == n
+
+
+def test_ship_firmware_recipe_reaches_the_port_make(tmp_path):
+    # The plumbing only (no ESP-IDF here): a stand-in MicroPython tree whose Makefiles record
+    # how they were called, and a stand-in idf.py on PATH. What a real build gets is the same.
+    log = tmp_path / "calls.log"
+    for d in ("mpy-cross", "ports/esp32", "ports/esp8266"):
+        (tmp_path / d).mkdir(parents=True)
+        rec = "\t@echo '{} $@ BOARD=$(BOARD) FROZEN_MANIFEST=$(FROZEN_MANIFEST) PORT=$(PORT)'" \
+              " >> {}\n".format(d, log)
+        (tmp_path / d / "Makefile").write_text("all:\n" + rec + "%:\n" + rec)
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    for tool in ("idf.py", "xtensa-lx106-elf-gcc"):
+        (bindir / tool).write_text("#!/bin/sh\nexit 0\n")
+        (bindir / tool).chmod(0o755)
+    env = dict(os.environ, PATH="{}:{}".format(bindir, os.environ["PATH"]))
+    for board, port, goal in (("ESP32_GENERIC", "esp32", "build"),
+                              ("ESP8266_GENERIC", "esp8266", "deploy")):
+        if log.exists():
+            log.unlink()
+        args = ["make", "--no-print-directory", "-C", ROOT, "firmware", "BOARD=" + board,
+                "MICROPY_DIR=" + str(tmp_path)]
+        if goal == "deploy":
+            args += ["FIRMWARE_GOAL=deploy", "PORT=/dev/ttyUSB9"]
+        p = subprocess.run(args, capture_output=True, text=True, timeout=60, env=env)
+        assert p.returncode == 0, p.stdout + p.stderr
+        calls = log.read_text().splitlines()
+        manifest = os.path.join(ROOT, "boards", board, "manifest.py")
+        assert calls[0].startswith("mpy-cross all")
+        assert calls[1].startswith("ports/{} submodules BOARD={}".format(port, board))
+        last = calls[2]
+        assert last.startswith("ports/{} ".format(port)) and "BOARD=" + board in last
+        assert "FROZEN_MANIFEST=" + manifest in last
+        if goal == "deploy":
+            assert last.startswith("ports/esp8266 deploy") and "PORT=/dev/ttyUSB9" in last
