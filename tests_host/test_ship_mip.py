@@ -15,6 +15,7 @@ import hashlib
 import http.server
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -47,13 +48,13 @@ def _mp_env(path):
     return env
 
 
-def build_index(out_dir, mpy_version):
+def build_index(out_dir, mpy_version, umqtt_src=UMQTT_SRC, umqtt_version=UMQTT_VERSION):
     """A one-package mip index (micropython-lib tools/build.py layout) holding umqtt.simple."""
     tagged = os.path.join(out_dir, "simple.py")
-    with open(UMQTT_SRC) as f:
+    with open(umqtt_src) as f:
         src = f.read()
     with open(tagged, "w") as f:
-        f.write(src.rstrip("\n") + "\n\n__version__ = {!r}\n".format(UMQTT_VERSION))
+        f.write(src.rstrip("\n") + "\n\n__version__ = {!r}\n".format(umqtt_version))
     entries = {}
     mpy = os.path.join(out_dir, "simple.mpy")
     subprocess.run([MPY_CROSS, "-s", "simple.py", "-o", mpy, tagged], check=True, timeout=60)
@@ -68,8 +69,8 @@ def build_index(out_dir, mpy_version):
             f.write(data)
         pdir = os.path.join(out_dir, "index", "package", kind, "umqtt.simple")
         os.makedirs(pdir, exist_ok=True)
-        desc = {"v": 1, "hashes": [[target, short]], "version": UMQTT_VERSION}
-        for name in ("latest.json", UMQTT_VERSION + ".json"):
+        desc = {"v": 1, "hashes": [[target, short]], "version": umqtt_version}
+        for name in ("latest.json", umqtt_version + ".json"):
             with open(os.path.join(pdir, name), "w") as f:
                 json.dump(desc, f)
         entries[kind] = short
@@ -223,3 +224,25 @@ def test_ship_mip_file_missing_from_package_json_fails(emulator, tmp_path, mip_i
 
 def _known(emulator, device_id):
     return any(d["id"] == device_id for d in emulator.app.devices())
+
+
+def test_ship_mip_with_current_umqtt_simple(emulator, tmp_path):
+    # What micropython.org's index serves today is micropython-lib's latest umqtt.simple, not the
+    # 1.3.4 sdist: with MICROPY_LIB_DIR (a micropython-lib clone) set, serve that one instead.
+    lib = os.environ.get("MICROPY_LIB_DIR")
+    if not lib and os.environ.get("MICROPY_DIR"):
+        lib = os.path.join(os.environ["MICROPY_DIR"], "lib", "micropython-lib")
+    pkg = os.path.join(lib or "", "micropython", "umqtt.simple")
+    if not lib or not os.path.isfile(os.path.join(pkg, "manifest.py")):
+        pytest.skip("set MICROPY_LIB_DIR to a micropython-lib clone")
+    with open(os.path.join(pkg, "manifest.py")) as f:
+        version = re.search(r'version="([^"]+)"', f.read()).group(1)
+    d = tmp_path / "index"
+    d.mkdir()
+    build_index(str(d), unix_mpy_version(), os.path.join(pkg, "umqtt", "simple.py"), version)
+    target, out, rc = install(tmp_path, str(d / "index"))
+    assert rc == 0 and "Done" in out, out
+    dev_id = "mip-umqtt-" + version.replace(".", "-")
+    where, dev = run_device(emulator, tmp_path, target, dev_id)
+    assert dev.returncode == 0, dev.stdout + dev.stderr
+    assert len(emulator.app.telemetry(dev_id)) == 1
