@@ -2,7 +2,6 @@
 # Connecting (iotc.session) and provisioning (iotc.dps) load only while they run.
 # MIT license; Copyright (c) 2026 the iotc authors
 
-import gc
 import time
 
 from micropython import const
@@ -12,7 +11,6 @@ from iotc import IoTCError, _forget
 _MAX_INFLIGHT = const(16)
 _MAX_QUEUED = const(32)  # messages kept while offline
 _DRAIN = const(8)  # packets handled per listen() call
-_MAX_HUB_FAILURES = const(10)  # then provision again (PROTOCOL.md §6)
 
 
 class IoTCClient:
@@ -92,63 +90,14 @@ class IoTCClient:
         self._session(force_dps)
 
     def _session(self, force_dps=None):
-        # Open a session in phases, each module freed before the next loads: iotc.dps when
-        # there is no assignment yet (or the hub keeps refusing), then iotc.session.
         # force_dps None: a reconnect, whose failures go to _lost() instead of raising.
-        from iotc.errors import AuthError
+        from iotc import connect
 
-        if self._assigned is None and self._storage and not force_dps:
-            c = self._storage.retrieve()
-            if c is not None:
-                self._assigned = (c.host, c.device_id)
-        dps = force_dps or self._assigned is None or self._failures >= _MAX_HUB_FAILURES
         try:
-            while True:
-                if dps:
-                    self._log.info("provisioning {} through {}", self._reg_id, self._endpoint)
-                    self._phase("dps")
-                try:
-                    self._phase("session")
-                    break
-                except AuthError:
-                    if dps:
-                        raise
-                    self._log.info("hub refused the cached assignment; provisioning again")
-                    dps = True
-        except (OSError, IoTCError) as e:
-            if force_dps is not None:
-                raise
-            if isinstance(e, AuthError):
-                self._failures = max(self._failures, _MAX_HUB_FAILURES - 1)  # next: DPS
-            self._lost(e)
-            return
-        self._failures = 0
-        self._emit(4, True, "connected")  # IoTCEvents.CONNECTION
-        if self._twin:
-            from iotc.inbox import sync_desired
-
-            sync_desired(self)
-        # What the hub never acknowledged, then what waited while offline.
-        try:
-            for packet in self._inflight.values():
-                self._link.republish(packet)
-            self._ack_at = time.ticks_ms()
-            for rid in list(self._reported):
-                self._send_reported(rid)
-            queue, self._queue = self._queue, []
-            for item in queue:
-                self._publish(*item)
-        except OSError as e:
-            self._lost(e)
-
-    def _phase(self, name):
-        mod = __import__("iotc." + name, None, None, ("run",))
-        try:
-            mod.run(self)
+            connect.run(self, force_dps)
         finally:
-            del mod
-            _forget(name, "sas", "topics", "tls", "certs", "store")
-            gc.collect()
+            del connect
+            _forget("connect")
 
     def disconnect(self):
         self._retry_at = None

@@ -13,6 +13,7 @@ include("$(BOARD_DIR)/manifest_2MiB.py")
 FROZEN = (
     "__init__.py",  # names, enums, errors, the lazy loader: `import iotc`
     "client.py",  # the session object: connect, listen, send
+    "connect.py",  # how a (re)connect runs: phases, catch-up (loaded for it, freed after)
     "session.py",  # opening a session (loaded for a (re)connect, freed after)
     "link.py",  # MQTT packets on the hub socket
     "inbox.py",  # twin answers, desired properties, commands, C2D
