@@ -5,4 +5,4 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 # MicroPython-side scripts are run by harness.py under the unix port, not collected by CPython.
 collect_ignore_glob = ["mp/*", "mplib/*"]
-from emufixture import emulator, emulator_factory  # noqa: F401
+from emufixture import emulator, emulator_factory, emulator_faults_cleared  # noqa: F401

@@ -2,6 +2,7 @@
 
   emulator          one instance for the whole session (all ports 0, a temporary state folder)
   emulator_factory  emulator_factory(**options) -> a fresh instance for one test
+  (and, automatically, faults left armed on the session emulator are cleared after each test)
 
 Each yields a RunningEmulator: .info (the ready JSON), .app (AppClient), .env() (variables for
 MicroPython tests), .log() (its output so far). At the end the fixture checks that the emulator
@@ -112,6 +113,19 @@ def emulator():
     finally:
         emu.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def emulator_faults_cleared(request):
+    """After each test that used the session emulator, disarm any fault it left armed."""
+    yield
+    if "emulator" in request.fixturenames:
+        emu = request.getfixturevalue("emulator")
+        if emu.proc.poll() is None:
+            try:
+                emu.app.clear_faults()
+            except OSError:
+                pass
 
 
 @pytest.fixture
