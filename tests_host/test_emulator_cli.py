@@ -147,3 +147,16 @@ def test_watch(emulator):
         if p.poll() is None:
             p.kill()
             p.wait()
+
+
+def test_public_name(emulator_factory):
+    """--public-name: the assigned hub and the certificate carry that name."""
+    emu = emulator_factory(extra_args=["--public-name", "localhost"])
+    info = emu.info
+    assert info["hub_name"] == "localhost:" + info["hub"].rsplit(":", 1)[1]
+    assert info["dps"].startswith("localhost:")
+    dev = "pub-" + uuid.uuid4().hex[:6]
+    rs = tc.provision(info, dev)
+    assert rs["assignedHub"] == info["hub_name"]
+    c = tc.hub_connect(info, dev, sas.derive_device_key(info["group_key"], dev))
+    c.close()

@@ -84,7 +84,8 @@ def main(argv=None):
                        help="control API host:port (default $IOTC_EMU_CONTROL or 127.0.0.1:8080)")
         return c
 
-    ctl("watch", "print telemetry and connection events as they happen")
+    c = ctl("watch", "print telemetry and connection events as they happen")
+    c.add_argument("--type", action="append", help="only these event types (repeatable)")
     c = ctl("invoke", "call a direct method (IoT Central command)")
     c.add_argument("device")
     c.add_argument("name")
@@ -108,7 +109,7 @@ def main(argv=None):
     try:
         if a.cmd == "watch":
             try:
-                watch(app)
+                watch(app, a.type)
             except KeyboardInterrupt:
                 return 0
         elif a.cmd == "invoke":

@@ -148,13 +148,16 @@ def format_event(e, with_time=True):
     return "{}{:<14} {:<10} {}".format(t, dev, kind, rest[:500])
 
 
+QUIET = ("subscribed", "not_delivered", "c2d_sent")  # what `watch` leaves out unless asked
+
+
 def watch(app, kinds=None, out=print):
-    """Print events as they happen (Ctrl-C to stop)."""
+    """Print events as they happen (Ctrl-C to stop). kinds=None: all but the QUIET ones."""
     since = app.state()["events"]
     out("watching {}:{} (Ctrl-C to stop)".format(app.host, app.port))
     while True:
         evs, last = app.events(since, 20)
         for e in evs:
-            if kinds is None or e["type"] in kinds:
+            if e["type"] in kinds if kinds else e["type"] not in QUIET:
                 out(format_event(e))
         since = evs[-1]["seq"] if evs else since
