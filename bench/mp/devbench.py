@@ -146,16 +146,22 @@ def _alloc_run(app, n, qos):
     return (b - a) / n, (u - t) / n
 
 
-def _time_run(app, n, qos):
-    gc.collect()
-    t0 = time.ticks_us()
-    for _ in range(n):
-        app.telemetry(PAYLOAD)
+def _time_run(app, n, qos, runs=3):
+    # Best of `runs` timings of n messages (the machine's other work only ever adds time).
+    best = None
+    for r in range(runs):
+        gc.collect()
+        want = app.confirmed() + n if qos else 0
+        t0 = time.ticks_us()
+        for _ in range(n):
+            app.telemetry(PAYLOAD)
+            if qos:
+                app.listen()
         if qos:
-            app.listen()
-    if qos:
-        listen_until(app, lambda: app.confirmed() >= 2 * n, limit_s=60)
-    return time.ticks_diff(time.ticks_us(), t0) / n
+            listen_until(app, lambda: app.confirmed() >= want, limit_s=60)
+        us = time.ticks_diff(time.ticks_us(), t0) / n
+        best = us if best is None or us < best else best
+    return best
 
 
 def mode_telemetry():
