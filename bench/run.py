@@ -751,6 +751,7 @@ def table(report):
         lines.append(row)
     m = report["machine"]
     lines.append("ours: {}".format(report.get("ours_source")))
+    lines.append("old/ours above 1: ours is smaller or faster by that factor.")
     lines.append("* absolute times are this machine's ({}, {} cores; unix port {}); compare "
                  "the ratios.".format(m["cpu"], m["cores"], m["micropython"]))
     for c in cl:
