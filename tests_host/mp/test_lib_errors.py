@@ -50,6 +50,22 @@ def test_server_certificate_checked_against_azure_roots_by_default():
     eq(c.is_connected(), False)
 
 
+def test_hub_certificate_checked_too():
+    # A cached assignment skips DPS, so this reaches the hub's TLS (through umqtt.simple).
+    from iotc import Credentials, MemoryStorage
+
+    store = MemoryStorage()
+    store.persist(Credentials(os.getenv("IOTC_EMU_HUB_NAME"), "err-hubtls"))
+    c = client("err-hubtls", ca_file=None, storage=store)
+    try:
+        c.connect()
+    except IoTCError as e:
+        if "TLS" not in str(e) or "hub" not in str(e):
+            raise AssertionError(e)
+    else:
+        raise AssertionError("connected to a hub no Azure root vouches for")
+
+
 def test_verify_false_is_an_explicit_opt_out():
     c = client("err-noverify", ca_file=None, verify=False)
     c.connect()
