@@ -18,6 +18,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import http.client
 
@@ -239,9 +240,7 @@ class Bench:
                              bufsize=1)
         results, lines = [], []
         deadline = time.monotonic() + timeout
-        import threading
-
-        timer = threading.Timer(timeout, p.kill)
+        timer = threading.Timer(timeout, p.kill)  # every run is bounded in time
         timer.start()
         try:
             for line in p.stdout:
