@@ -26,6 +26,12 @@ def anchors(ca_file, verify):
     return out
 
 
+def _cannot_verify(why):
+    # ESP8266 (axTLS) cannot check certificates: say so rather than connect unverified.
+    return IoTCError("TLS: this firmware cannot verify the server ({}); pass verify=False "
+                     "to connect without verification".format(why))
+
+
 def context(cas):
     # An SSLContext (firmware 1.21+) trusting cas, or None where the firmware has none.
     import ssl
@@ -41,9 +47,7 @@ def context(cas):
         for der in cas:
             ctx.load_verify_locations(cadata=der)
     except (ValueError, OSError, NotImplementedError, AttributeError) as e:
-        # ESP8266 (axTLS) cannot check certificates: say so rather than connect unverified.
-        raise IoTCError("TLS: this firmware cannot verify the server ({}); pass verify=False "
-                        "to connect without verification".format(e))
+        raise _cannot_verify(e)
     return ctx
 
 
@@ -53,6 +57,8 @@ def params(host, der):
         return {"server_hostname": host}
     import ssl
 
+    if not hasattr(ssl, "CERT_REQUIRED"):  # firmware 1.20 on ESP8266: no verification at all
+        raise _cannot_verify("no CERT_REQUIRED")
     return {"server_hostname": host, "cert_reqs": ssl.CERT_REQUIRED, "cadata": der}
 
 
