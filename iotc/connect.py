@@ -45,9 +45,7 @@ def run(client, force_dps):
     client._failures = 0
     client._emit(4, True, "connected")  # IoTCEvents.CONNECTION
     if client._twin:
-        from iotc.inbox import sync_desired
-
-        sync_desired(client)
+        _sync_desired(client)
     # What the hub never acknowledged, then what waited while offline.
     try:
         for packet in client._inflight.values():
@@ -60,6 +58,19 @@ def run(client, force_dps):
             client._publish(*item)
     except OSError as e:
         client._lost(e)
+
+
+def _sync_desired(client):
+    # Startup sync: hand over each desired property newer than what the device acknowledged.
+    from iotc.inbox import on_property
+    from iotc.proto import desired_items, reported_version
+
+    desired = client._twin.get("desired") or {}
+    reported = client._twin.get("reported") or {}
+    version = desired.get("$version", 0)
+    for comp, name, value in desired_items(desired):
+        if reported_version(reported, comp, name) < version:
+            on_property(client, comp, name, value, version)
 
 
 def _phase(client, name):

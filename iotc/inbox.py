@@ -9,14 +9,10 @@ from iotc import proto
 class Command:
     def __init__(self, name, value, component_name, request_id):
         self.name = name
-        self.value = value
+        self.value = self.payload = value  # .payload: the name micropython-iotc 1.1 used
         self.component_name = component_name
         self.request_id = request_id
         self.acked = False
-
-    @property
-    def payload(self):
-        return self.value
 
 
 def on_publish(client, op, body):
@@ -142,12 +138,3 @@ def on_property(client, comp, name, value, version):
             value = ret
     client.send_property(proto.ack(comp, name, value, version, status, desc))
 
-
-def sync_desired(client):
-    # Startup sync: hand over each desired property newer than what the device acknowledged.
-    desired = client._twin.get("desired") or {}
-    reported = client._twin.get("reported") or {}
-    version = desired.get("$version", 0)
-    for comp, name, value in proto.desired_items(desired):
-        if proto.reported_version(reported, comp, name) < version:
-            on_property(client, comp, name, value, version)

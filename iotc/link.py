@@ -89,26 +89,6 @@ class Link:
         buf[0] |= 0x08
         self.write(buf, n)
 
-    def subscribe(self, filters, pid):
-        # One SUBSCRIBE for all filters (bytes), QoS 1 each; the SUBACK comes through poll().
-        rem = 2
-        for f in filters:
-            rem += 3 + len(f)
-        buf = self._room(rem + 5)
-        buf[0] = 0x82
-        i = _encode_len(buf, rem)
-        buf[i] = pid >> 8
-        buf[i + 1] = pid & 0xFF
-        i += 2
-        for f in filters:
-            n = len(f)
-            buf[i] = n >> 8
-            buf[i + 1] = n & 0xFF
-            buf[i + 2 : i + 2 + n] = f
-            buf[i + 2 + n] = 1
-            i += 3 + n
-        self.write(buf, i)
-
     def close(self):
         try:
             self.sock.write(b"\xe0\x00")

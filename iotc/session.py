@@ -10,6 +10,7 @@ from micropython import const
 
 from iotc import IoTCError, _forget
 from iotc.errors import AuthError
+from iotc.link import Link, _encode_len
 
 _TWIN_TIMEOUT_MS = const(10000)
 
@@ -63,7 +64,6 @@ def hub_connect(host, port, client_id, user, password, keepalive, ca_file, verif
 
 def run(client):
     from iotc import sas, topics
-    from iotc.link import Link
 
     hub, dev = client._assigned
     host, _, port = hub.partition(":")
@@ -89,7 +89,7 @@ def run(client):
     client._topic = topic.encode()
     link = client._link = Link(sock)
     try:
-        link.subscribe(subs, client._next_pid())
+        _subscribe(link, subs, client._next_pid())
         link.publish(twin_get, b"")
         t0 = time.ticks_ms()
         while client._twin_rid is not None:
@@ -102,3 +102,24 @@ def run(client):
         link.close()
         raise
     client._retry_at = None
+
+
+def _subscribe(link, filters, pid):
+    # One SUBSCRIBE for all filters (bytes), QoS 1 each; the SUBACK comes through poll().
+    rem = 2
+    for f in filters:
+        rem += 3 + len(f)
+    buf = link._room(rem + 5)
+    buf[0] = 0x82
+    i = _encode_len(buf, rem)
+    buf[i] = pid >> 8
+    buf[i + 1] = pid & 0xFF
+    i += 2
+    for f in filters:
+        n = len(f)
+        buf[i] = n >> 8
+        buf[i + 1] = n & 0xFF
+        buf[i + 2 : i + 2 + n] = f
+        buf[i + 2 + n] = 1
+        i += 3 + n
+    link.write(buf, i)
