@@ -10,7 +10,6 @@ from micropython import const
 
 from iotc import IoTCError, _forget
 from iotc.errors import AuthError
-from iotc.link import Link, _encode_len
 
 _TWIN_TIMEOUT_MS = const(10000)
 
@@ -82,6 +81,7 @@ def run(client):
     sock = hub_connect(host, int(port or 8883), dev, user, password, client._keepalive,
                        client._ca_file, client._verify)
     del password, user
+    from iotc.link import Link  # after CONNECT: the TLS handshake is the peak of a connect
     _forget("tls", "certs")
     ttl = client._ttl
     client._renew_at = time.ticks_add(time.ticks_ms(), (ttl - min(300, ttl // 5 + 1)) * 1000)
@@ -106,6 +106,8 @@ def run(client):
 
 def _subscribe(link, filters, pid):
     # One SUBSCRIBE for all filters (bytes), QoS 1 each; the SUBACK comes through poll().
+    from iotc.link import _encode_len
+
     rem = 2
     for f in filters:
         rem += 3 + len(f)
