@@ -1,14 +1,13 @@
 # iotc dps: provisioning through Azure DPS over raw-socket HTTPS. Loaded while it runs.
 # MIT license; Copyright (c) 2026 the iotc authors
 
+import gc
 import json
 import socket
 import time
 
-from iotc import tls
+from iotc import _forget, tls
 from iotc.errors import AuthError, ProvisioningError
-from iotc.sas import token, unix_time
-from iotc.topics import quote
 
 API_VERSION = "2021-06-01"
 _MAX_POLLS = 10
@@ -120,11 +119,17 @@ def _error(status, headers, body):
 def register(endpoint, id_scope, registration_id, device_key, model_id, ca_file, verify, log,
              ttl=3600):
     # -> (assigned hub, device id). Blocks while DPS assigns, waiting as long as it asks.
+    from iotc.sas import token, unix_time
+    from iotc.topics import quote
+
     host, _, port = endpoint.partition(":")
-    cas = tls.anchors(ca_file, verify)
     base = "/{}/registrations/{}".format(id_scope, quote(registration_id))
     auth = token("{}/registrations/{}".format(id_scope, registration_id), device_key,
                  unix_time() + ttl, "registration")
+    del token, unix_time, quote
+    _forget("sas", "topics")  # signing is done: free it before the TLS handshake
+    gc.collect()
+    cas = tls.anchors(ca_file, verify)
     payload = {"registrationId": registration_id}
     if model_id:
         payload["payload"] = {"modelId": model_id, "iotcModelId": model_id}
