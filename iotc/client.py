@@ -1,5 +1,5 @@
 # iotc client: the part of the session that stays in RAM: listen, send, heal.
-# Connecting (iotc.session) and provisioning (iotc.dps) load only while they run.
+# Connecting (iotc.connect, iotc.session) and provisioning (iotc.dps) load only while they run.
 # MIT license; Copyright (c) 2026 the iotc authors
 
 import time
