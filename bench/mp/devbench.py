@@ -115,6 +115,7 @@ def mode_scenario():
                          limit_s=CFG.get("listen_s", 60))
     gc.collect()
     out(ok=True, acked=app.acked, answered=app.answered, listen_calls=calls, modules=loaded())
+    wait("check")  # the host confirms what the hub received before this device disconnects
     app.close()
 
 
