@@ -90,7 +90,12 @@ class Link:
         self.write(buf, n)
 
     def close(self):
+        # Read what is pending first: closing a socket with unread input resets the connection,
+        # and the hub may then drop what we wrote last (a command's answer).
         try:
+            for _ in range(64):
+                if not self.sock.readinto(self._buf):
+                    break
             self.sock.write(b"\xe0\x00")
         except Exception:
             pass

@@ -16,23 +16,25 @@ _TWIN_TIMEOUT_MS = const(10000)
 
 def hub_connect(host, port, client_id, user, password, keepalive, ca_file, verify):
     # CONNECT through umqtt.simple, giving it TLS the way the installed release takes it:
-    # <= 1.3.4 calls ussl.wrap_socket(**ssl_params) (one CA per try), 1.4.0-1.5.0 take only an
-    # SSLContext, 1.6.0+ take both and use the context. Returns the TLS socket.
+    # <= 1.3.4 and 1.6.0+ take ssl=True with ssl_params and wrap with ssl.wrap_socket(), which
+    # makes its own SSLContext (one CA per try); 1.4.0-1.5.0 take only an SSLContext, made
+    # here only for them, so no release builds two. Returns the TLS socket.
     from iotc import tls
 
     had_umqtt = "umqtt.simple" in sys.modules
     from umqtt.simple import MQTTClient, MQTTException
 
     cas = tls.anchors(ca_file, verify)
-    ctx = tls.context(cas)
+    ctx = None
     tries = len(cas) if cas else 1
     try:
         for i in range(tries):
             params = tls.params(host, cas[i] if cas else None)
             try:
-                c = MQTTClient(client_id, host, port, user, password, keepalive,
-                               ssl=ctx or True, ssl_params=params)
-            except TypeError:
+                c = MQTTClient(client_id, host, port, user, password, keepalive, ssl=True,
+                               ssl_params=params)
+            except TypeError:  # 1.4.0-1.5.0
+                ctx = ctx or tls.context(cas)
                 c = MQTTClient(client_id, host, port, user, password, keepalive, ssl=ctx)
             try:
                 c.connect(False)  # clean session off: queued C2D and subscriptions survive

@@ -62,9 +62,10 @@ def params(host, der):
     return {"server_hostname": host, "cert_reqs": ssl.CERT_REQUIRED, "cadata": der}
 
 
-def wrap(sock, host, cas):
-    # Wrap a connected socket; SNI and the hostname check use host.
-    ctx = context(cas)
+def wrap(sock, host, cas, ctx=None):
+    # Wrap a connected socket (with ctx, from context(cas), when the caller keeps one); SNI
+    # and the hostname check use host.
+    ctx = ctx or context(cas)
     if ctx is not None:
         return ctx.wrap_socket(sock, server_hostname=host)
     import ssl
