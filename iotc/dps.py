@@ -119,6 +119,9 @@ def _error(status, headers, body):
 def register(endpoint, id_scope, registration_id, device_key, model_id, ca_file, verify, log,
              ttl=3600):
     # -> (assigned hub, device id). Blocks while DPS assigns, waiting as long as it asks.
+    # The SSLContext first, while the heap is least cut up (one 3 KB block); kept for the polls.
+    cas = tls.anchors(ca_file, verify)
+    ctx = tls.context(cas)
     from iotc.sas import token, unix_time
     from iotc.topics import quote
 
@@ -129,9 +132,6 @@ def register(endpoint, id_scope, registration_id, device_key, model_id, ca_file,
     del token, unix_time, quote
     _forget("sas", "topics")  # signing is done: free it before the TLS handshake
     gc.collect()
-    cas = tls.anchors(ca_file, verify)
-    # The SSLContext first, while the heap is least cut up (one 3 KB block); kept for the polls.
-    ctx = tls.context(cas)
     payload = {"registrationId": registration_id}
     if model_id:
         payload["payload"] = {"modelId": model_id, "iotcModelId": model_id}
