@@ -68,8 +68,10 @@ def bodies(emulator, device_id):
 
 
 def wait_connected(emulator, device_id, since, proc):
+    # Connected and subscribed to commands: the hub answers 404 to a command before that.
     def match(e):
-        return e["type"] == "connected" and e.get("device") == device_id
+        return (e["type"] == "subscribed" and e.get("device") == device_id
+                and e.get("topic", "").startswith("$iothub/methods/"))
 
     e = emulator.app.wait_event(match, since=since, timeout=30)
     if e is None:
