@@ -34,19 +34,17 @@ class IoTCError(Exception):
     pass
 
 
-_MODULES = " certs client connect dps errors inbox link log proto sas session store tls topics "
+_MODULES = " certs client connect dps errors inbox link proto sas session store tls topics "
 
 
 # Everything else loads on first use: `iotc.X` imports the module that defines X.
 def __getattr__(name):
-    if name == "IoTCClient":
+    if name in ("IoTCClient", "ConsoleLogger"):
         mod = "client"
     elif name == "Command":
         mod = "inbox"
     elif name in ("AuthError", "ProvisioningError"):
         mod = "errors"
-    elif name == "ConsoleLogger":
-        mod = "log"
     elif name in ("Credentials", "FileStorage", "MemoryStorage"):
         mod = "store"
     elif " " + name + " " in _MODULES:

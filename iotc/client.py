@@ -6,7 +6,7 @@ import time
 
 from micropython import const
 
-from iotc import IoTCError, _forget
+from iotc import IoTCError, IoTCLogLevel, _forget
 
 _MAX_INFLIGHT = const(16)
 _MAX_QUEUED = const(32)  # messages kept while offline
@@ -32,48 +32,47 @@ class IoTCClient:
         self._key = sas.device_key(credentials_type == 1, credentials, device_id)
         del sas
         _forget("sas", "topics")
-        if logger is None:
-            from iotc.log import ConsoleLogger
-
-            logger = ConsoleLogger()
-        self._log = logger
-        self._scope = id_scope
-        self._reg_id = device_id
-        self._storage = storage
-        self._endpoint = endpoint or "global.azure-devices-provisioning.net"
-        self._ca_file = ca_file
-        self._verify = verify
-        self._qos = qos
-        self._ttl = token_ttl
-        self._keepalive = keepalive
-        self._model_id = None
-        self._ct = "application/json"
-        self._ce = "utf-8"
+        self.logger = logger or ConsoleLogger()
+        self.id_scope = id_scope
+        self.device_id = device_id
+        self.storage = storage
+        self.endpoint = endpoint or "global.azure-devices-provisioning.net"
+        self.ca_file = ca_file
+        self.verify = verify
+        self._tls = False  # the trust (an SSLContext), made at the first connect
+        self.qos = qos
+        self.token_ttl = token_ttl
+        self.keepalive = keepalive
+        self.model_id = None
+        self.content_type = "application/json"
+        self.content_encoding = "utf-8"
         self._events = {}
         self._assigned = None  # (hub, device id) from DPS or the storage
         self._link = None
         self._topic = None
         self._twin = None
-        self._pid = 0
-        self._rid = 0
+        self._id = 0  # the last packet id, also used as $rid
         self._inflight = {}  # pid -> PUBLISH packet, until its PUBACK
         self._ack_at = 0  # ticks of the last PUBACK (or first send): republish after silence
         self._reported = {}  # rid -> patch, until the hub answers 204
         self._queue = []  # (topic, payload, qos) accepted while offline
+        self._c2d_prefix = self._twin_rid = None  # set by iotc.session
         self._failures = 0
-        self._retry_at = None
+        # Ticks when something is due: offline, the next reconnect (None: stay offline);
+        # online, renewing the SAS token.
+        self._due = None
 
     def set_model_id(self, model_id):
-        self._model_id = model_id
+        self.model_id = model_id
 
     def set_content_type(self, content_type):
-        self._ct = content_type
+        self.content_type = content_type
 
     def set_content_encoding(self, content_encoding):
-        self._ce = content_encoding
+        self.content_encoding = content_encoding
 
     def set_log_level(self, log_level):
-        self._log.set_log_level(log_level)
+        self.logger.set_log_level(log_level)
 
     def on(self, event, callback):
         self._events[event] = callback
@@ -100,7 +99,8 @@ class IoTCClient:
             _forget("connect")
 
     def disconnect(self):
-        self._retry_at = None
+        self._due = None
+        self._tls = False
         if self._link:
             self._link.close()
             self._link = None
@@ -114,16 +114,16 @@ class IoTCClient:
         n = self._failures
         delay = 0 if n == 1 else min(self.RETRY_MS << min(n - 2, 16), self.RETRY_MAX_MS)
         delay += time.ticks_us() % (delay // 4 + 1)  # jitter
-        self._retry_at = time.ticks_add(time.ticks_ms(), delay)
-        self._log.info("connection lost ({}); retrying in {} ms", reason, delay)
+        self._due = time.ticks_add(time.ticks_ms(), delay)
+        self.logger.info("connection lost ({}); retrying in {} ms", reason, delay)
         self._emit(4, False, str(reason))
 
     def listen(self):
         # Never blocks when idle: handles what is pending, keeps the link alive, heals it.
         link = self._link
         if link is None:
-            if self._retry_at is not None and time.ticks_diff(time.ticks_ms(), self._retry_at) >= 0:
-                self._retry_at = None
+            if self._due is not None and time.ticks_diff(time.ticks_ms(), self._due) >= 0:
+                self._due = None
                 self._session()
             return
         try:
@@ -135,10 +135,10 @@ class IoTCClient:
                 for packet in self._inflight.values():  # the hub went quiet: send them again
                     link.republish(packet)
                 self._ack_at = now
-            if self._keepalive and time.ticks_diff(now, link.last_tx) > self._keepalive * 500:
+            if self.keepalive and time.ticks_diff(now, link.last_tx) > self.keepalive * 500:
                 link.write(b"\xc0\x00", 2)  # PINGREQ
-            if time.ticks_diff(now, self._renew_at) >= 0:
-                self._log.info("renewing the SAS token")
+            if time.ticks_diff(now, self._due) >= 0:
+                self.logger.info("renewing the SAS token")
                 link.close()
                 self._link = None
                 self._session()
@@ -162,16 +162,12 @@ class IoTCClient:
         elif kind == 0x90:
             for code in body[2:]:
                 if code == 0x80:
-                    self._log.info("the hub refused a subscription")
+                    self.logger.info("the hub refused a subscription")
         return True
 
-    def _next_pid(self):
-        self._pid = self._pid % 65535 + 1
-        return self._pid
-
-    def _next_rid(self):
-        self._rid += 1
-        return self._rid
+    def _next_id(self):
+        self._id = self._id % 65535 + 1
+        return self._id
 
     def send_telemetry(self, payload, properties=None, component=None):
         # payload: dict (sent as JSON) or str/bytes. Returns the packet id for QoS 1, else 0.
@@ -184,9 +180,8 @@ class IoTCClient:
             extra = dict(properties) if properties else {}
             if component:
                 extra["$.sub"] = component
-            t = self._topic_str
-            topic = (t + ("" if t[-1] == "/" else "&") + property_bag(extra)).encode()
-        return self._publish(topic, payload, self._qos)
+            topic += (b"" if topic[-1] == 47 else b"&") + property_bag(extra).encode()
+        return self._publish(topic, payload, self.qos)
 
     def _publish(self, topic, payload, qos):
         link = self._link
@@ -197,7 +192,7 @@ class IoTCClient:
                 while len(self._inflight) >= _MAX_INFLIGHT:
                     if not self._handle(link.poll()):
                         time.sleep_ms(1)
-                pid = self._next_pid()
+                pid = self._next_id()
                 if not self._inflight:
                     self._ack_at = time.ticks_ms()
                 self._inflight[pid] = link.publish(topic, payload, 1, pid)
@@ -219,7 +214,7 @@ class IoTCClient:
 
     def send_property(self, payload):
         # Reported properties; kept until the hub answers 204, resent after a reconnect.
-        rid = self._next_rid()
+        rid = self._next_id()
         self._reported[rid] = payload
         if self._link is not None:
             try:
@@ -232,10 +227,28 @@ class IoTCClient:
         topic = "$iothub/twin/PATCH/properties/reported/?$rid={}".format(rid)
         self._link.publish(topic.encode(), self._reported[rid])
 
-    def _emit(self, event, a, b):
+    def _emit(self, event, value, data):
         cb = self._events.get(event)
         if cb is not None:
             try:
-                cb(a, b)
+                cb(value, data)
             except Exception as e:
-                self._log.info("event callback failed: {!r}", e)
+                self.logger.info("event callback failed: {!r}", e)
+
+
+class ConsoleLogger:
+    # The default logger: print(), gated by level. Any object with info(), debug() and
+    # set_log_level() can take its place.
+    def __init__(self, log_level=IoTCLogLevel.API_ONLY):
+        self.log_level = log_level
+
+    def set_log_level(self, log_level):
+        self.log_level = log_level
+
+    def info(self, message, *args):
+        if self.log_level != IoTCLogLevel.DISABLED:
+            print("[iotc]", message.format(*args) if args else message)
+
+    def debug(self, message, *args):
+        if self.log_level == IoTCLogLevel.ALL:
+            print("[iotc] D:", message.format(*args) if args else message)

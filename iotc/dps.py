@@ -3,31 +3,18 @@
 
 import gc
 import json
-import socket
 import time
 
-from iotc import _forget, tls
+from micropython import const
+
+from iotc import _forget
+from iotc.connect import open_tls
 from iotc.errors import AuthError, ProvisioningError
 
-API_VERSION = "2021-06-01"
-_MAX_POLLS = 10
-_MAX_THROTTLED = 3
-_DEFAULT_WAIT = 2  # seconds, when DPS gives no Retry-After (as the Python SDK)
-
-
-def _open(host, port, cas, ctx):
-    ai = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
-    s = socket.socket(ai[0], socket.SOCK_STREAM, ai[2])
-    s.settimeout(10)
-    try:
-        s.connect(ai[-1])
-        return tls.wrap(s, host, cas, ctx)
-    except ValueError as e:
-        s.close()
-        raise ProvisioningError("TLS: the DPS certificate is not trusted ({})".format(e))
-    except Exception:
-        s.close()
-        raise
+_MAX_POLLS = 10  # a module global, so a test can lower it
+_MAX_THROTTLED = const(3)
+_DEFAULT_WAIT = const(2)  # seconds, when DPS gives no Retry-After (as the Python SDK)
+_TOKEN_TTL = const(3600)
 
 
 def _line(s, status):
@@ -54,7 +41,7 @@ def _read(s, n, status):
 
 
 def _response(s):
-    # -> (status, headers with lower-case names, body, keep the connection?)
+    # -> (status, Retry-After in seconds or None, body, keep the connection?)
     line = s.readline()
     if not line:
         raise OSError("DPS closed the connection")
@@ -62,7 +49,9 @@ def _response(s):
     if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit():
         raise ProvisioningError("DPS: malformed HTTP status line")
     status = int(parts[1])
-    headers = {}
+    length = wait = None
+    chunked = False
+    keep = True
     while True:
         line = _line(s, status)
         if line in (b"\r\n", b"\n"):
@@ -70,9 +59,21 @@ def _response(s):
         k, sep, v = line.partition(b":")
         if not sep:
             raise ProvisioningError("DPS: malformed HTTP header", status)
-        headers[k.strip().lower().decode()] = v.strip().decode()
-    keep = headers.get("connection", "").lower() != "close"
-    if "chunked" in headers.get("transfer-encoding", ""):
+        k = k.strip().lower()
+        v = v.strip().lower()
+        try:
+            if k == b"content-length":
+                length = int(v)
+            elif k == b"retry-after":
+                wait = max(0, int(v))
+        except ValueError:
+            if k == b"content-length":
+                raise ProvisioningError("DPS: bad Content-Length", status)
+        if k == b"transfer-encoding":
+            chunked = b"chunked" in v
+        elif k == b"connection":
+            keep = v != b"close"
+    if chunked:
         body = b""
         while True:
             try:
@@ -84,25 +85,15 @@ def _response(s):
                 break
             body += _read(s, n, status)
             _line(s, status)
-    elif "content-length" in headers:
-        try:
-            body = _read(s, int(headers["content-length"]), status)
-        except ValueError:
-            raise ProvisioningError("DPS: bad Content-Length", status)
+    elif length is not None:
+        body = _read(s, length, status)
     else:
         body = s.read()  # no length: the body runs to the end of the connection
         keep = False
-    return status, headers, body, keep
+    return status, wait, body, keep
 
 
-def _retry_after(headers):
-    try:
-        return max(0, int(headers.get("retry-after", "")))
-    except ValueError:
-        return None
-
-
-def _error(status, headers, body):
+def _error(status, wait, body):
     code = msg = None
     try:
         doc = json.loads(body)
@@ -113,26 +104,25 @@ def _error(status, headers, body):
     text = "DPS refused: HTTP {} errorCode {}: {}".format(status, code, msg)
     if status in (401, 403):
         return AuthError(text + " (check the key, the id scope, and that the clock is set)")
-    return ProvisioningError(text, status, code, _retry_after(headers))
+    return ProvisioningError(text, status, code, wait)
 
 
-def register(endpoint, id_scope, registration_id, device_key, model_id, ca_file, verify, log,
-             ttl=3600):
+def register(client):
     # -> (assigned hub, device id). Blocks while DPS assigns, waiting as long as it asks.
-    # The SSLContext first, while the heap is least cut up (one 3 KB block); kept for the polls.
-    cas = tls.anchors(ca_file, verify)
-    ctx = tls.context(cas)
     from iotc.sas import token, unix_time
     from iotc.topics import quote
 
-    host, _, port = endpoint.partition(":")
-    base = "/{}/registrations/{}".format(id_scope, quote(registration_id))
-    auth = token("{}/registrations/{}".format(id_scope, registration_id), device_key,
-                 unix_time() + ttl, "registration")
+    reg_id = client.device_id
+    scope = client.id_scope
+    host, _, port = client.endpoint.partition(":")
+    base = "/{}/registrations/{}".format(scope, quote(reg_id))
+    auth = token("{}/registrations/{}".format(scope, reg_id), client._key, unix_time() + _TOKEN_TTL,
+                 "registration")
     del token, unix_time, quote
     _forget("sas", "topics")  # signing is done: free it before the TLS handshake
     gc.collect()
-    payload = {"registrationId": registration_id}
+    payload = {"registrationId": reg_id}
+    model_id = client.model_id
     if model_id:
         payload["payload"] = {"modelId": model_id, "iotcModelId": model_id}
     body = json.dumps(payload)
@@ -143,14 +133,14 @@ def register(endpoint, id_scope, registration_id, device_key, model_id, ca_file,
         for _ in range(_MAX_POLLS + _MAX_THROTTLED + 1):
             fresh = sock is None
             if fresh:
-                sock = _open(host, int(port or 443), cas, ctx)
+                sock = open_tls(client, host, int(port or 443), "the DPS")
             try:
                 sock.write(
-                    "{} {}?api-version={} HTTP/1.1\r\nHost: {}\r\nAuthorization: {}\r\n"
+                    "{} {}?api-version=2021-06-01 HTTP/1.1\r\nHost: {}\r\nAuthorization: {}\r\n"
                     "User-Agent: iotc\r\nContent-Type: application/json\r\n"
-                    "Content-Length: {}\r\n\r\n{}".format(method, path, API_VERSION, host, auth,
+                    "Content-Length: {}\r\n\r\n{}".format(method, path, host, auth,
                                                           len(body), body).encode())
-                status, headers, data, keep = _response(sock)
+                status, wait, data, keep = _response(sock)
             except OSError:
                 sock.close()
                 sock = None
@@ -161,17 +151,16 @@ def register(endpoint, id_scope, registration_id, device_key, model_id, ca_file,
             if not keep:
                 sock.close()
                 sock = None
-            wait = _retry_after(headers)
             if status == 429 or status >= 500:
                 throttled += 1
                 if throttled > _MAX_THROTTLED:
-                    raise _error(status, headers, data)
+                    raise _error(status, wait, data)
                 wait = _DEFAULT_WAIT * throttled if wait is None else wait
-                log.info("DPS answered {}; retrying in {} s", status, wait)
+                client.logger.info("DPS answered {}; retrying in {} s", status, wait)
                 time.sleep(wait)
                 continue
             if status not in (200, 202):
-                raise _error(status, headers, data)
+                raise _error(status, wait, data)
             try:
                 doc = json.loads(data)
                 state = doc.get("registrationState") or {}
@@ -183,7 +172,7 @@ def register(endpoint, id_scope, registration_id, device_key, model_id, ca_file,
                 hub = state.get("assignedHub")
                 if not hub:
                     raise ProvisioningError("DPS: assigned without a hub", status)
-                return hub, state.get("deviceId") or registration_id
+                return hub, state.get("deviceId") or reg_id
             if st in ("failed", "disabled") or not op:
                 raise ProvisioningError("DPS: registration {}: {}".format(
                     st, state.get("errorMessage")), status, state.get("errorCode"))
@@ -197,11 +186,9 @@ def register(endpoint, id_scope, registration_id, device_key, model_id, ca_file,
 
 def run(client):
     # The provisioning phase of a connect: register, then keep the assignment (and cache it).
-    hub, dev = register(client._endpoint, client._scope, client._reg_id, client._key,
-                        client._model_id, client._ca_file, client._verify, client._log)
-    client._assigned = (hub, dev)
+    hub, dev = client._assigned = register(client)
     client._failures = 0
-    if client._storage:
+    if client.storage:
         from iotc.store import Credentials
 
-        client._storage.persist(Credentials(hub, dev))
+        client.storage.persist(Credentials(hub, dev))

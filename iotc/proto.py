@@ -4,14 +4,12 @@
 
 from micropython import const
 
-METHOD_RESPONSE = "$iothub/methods/res/{}/?$rid={}"
-
-# Kinds returned by classify().
-UNKNOWN = const(0)
-TWIN_RES = const(1)
-DESIRED = const(2)
-METHOD = const(3)
-C2D = const(4)
+# Kinds returned by classify(), as numbers: names would cost RAM in every module using them.
+_UNKNOWN = const(0)
+_TWIN_RES = const(1)
+_DESIRED = const(2)
+_METHOD = const(3)
+_C2D = const(4)
 
 
 def unquote(s):
@@ -45,23 +43,24 @@ def parse_bag(bag):
 
 
 def classify(topic, c2d_prefix):
-    # -> (kind, a, b): TWIN_RES (status, rid), DESIRED (version, None), METHOD (name, rid),
-    # C2D (properties dict, None), UNKNOWN (None, None). Raises ValueError on a malformed topic.
+    # -> (kind, a, b): 1 twin answer (status, rid), 2 desired patch (version, None), 3 command
+    # (name, rid), 4 C2D (properties dict, None), 0 unknown (None, None). Raises ValueError on a
+    # malformed topic.
     q = topic.find("?")
     query = parse_bag(topic[q + 1 :]) if q >= 0 else {}
     if topic.startswith("$iothub/twin/res/"):
-        return TWIN_RES, int(topic[17 : topic.index("/", 17)]), query.get("$rid")
+        return _TWIN_RES, int(topic[17 : topic.index("/", 17)]), query.get("$rid")
     if topic.startswith("$iothub/twin/PATCH/properties/desired/"):
         v = query.get("$version")
-        return DESIRED, int(v) if v else None, None
+        return _DESIRED, int(v) if v else None, None
     if topic.startswith("$iothub/methods/POST/"):
         end = topic.index("/", 21)
         if end == 21 or "$rid" not in query:
             raise ValueError("method topic")
-        return METHOD, unquote(topic[21:end]), query["$rid"]
+        return _METHOD, unquote(topic[21:end]), query["$rid"]
     if topic.startswith(c2d_prefix):
-        return C2D, parse_bag(topic[len(c2d_prefix) :]), None
-    return UNKNOWN, None, None
+        return _C2D, parse_bag(topic[len(c2d_prefix) :]), None
+    return _UNKNOWN, None, None
 
 
 def split_command(name):
@@ -74,7 +73,7 @@ def desired_items(desired):
     # Yield (component, name, value) for each property of a desired document or patch.
     # Components carry "__t": "c"; values may be raw or wrapped as {"value": v} (older apps).
     for name in desired:
-        if name[0] == "$":
+        if name.startswith("$"):  # not name[0]: a one-character str is interned, for good
             continue
         value = desired[name]
         comp = None
@@ -84,7 +83,7 @@ def desired_items(desired):
         else:
             props = {name: value}
         for prop in props:
-            if prop != "__t" and prop[0] != "$":
+            if prop != "__t" and not prop.startswith("$"):
                 v = props[prop]
                 if isinstance(v, dict) and len(v) == 1 and "value" in v:
                     v = v["value"]

@@ -10,7 +10,7 @@ from iotc import IoTCError
 from iotc.topics import quote
 
 
-def hmac_sha256(key, msg):
+def hmac_sha256(key, data):
     if len(key) > 64:
         key = sha256(key).digest()
     pad = bytearray(64)
@@ -18,7 +18,7 @@ def hmac_sha256(key, msg):
     for i in range(64):
         pad[i] ^= 0x36
     inner = sha256(pad)
-    inner.update(msg)
+    inner.update(data)
     for i in range(64):
         pad[i] ^= 0x36 ^ 0x5C
     outer = sha256(pad)
@@ -37,17 +37,20 @@ def decode_key(key):
     return raw
 
 
-def derive_device_key(group_key, registration_id):
-    return b2a_base64(hmac_sha256(decode_key(group_key), registration_id.encode()))[:-1].decode()
+def derive_device_key(key, device_id):
+    # The enrollment group's key signs the device id: that is the device's own key.
+    return b2a_base64(hmac_sha256(decode_key(key), device_id.encode()))[:-1].decode()
 
 
 def device_key(group, credentials, device_id):
     # Check the device id as DPS and IoT Central take it, and return the device's own key.
-    ok = isinstance(device_id, str) and 0 < len(device_id) <= 128
-    for c in device_id if ok else "":
-        if not (c.isalpha() or c.isdigit() or c in "-._:") or ord(c) > 127:
+    # Bytes, not characters: a one-character str is interned on MicroPython, for good.
+    raw = device_id.encode() if isinstance(device_id, str) else b""
+    ok = 0 < len(raw) <= 128 and raw[0] not in b"-._:" and raw[-1] not in b"-._:"
+    for c in raw:
+        if not (48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122 or c in b"-._:"):
             ok = False
-    if not ok or device_id[0] in "-._:" or device_id[-1] in "-._:":
+    if not ok:
         raise IoTCError("device_id: use 1-128 ASCII letters, digits and - . _ : inside")
     if group:
         return derive_device_key(credentials, device_id)
@@ -63,9 +66,9 @@ def unix_time():
     return t
 
 
-def token(resource_uri, key, expiry, key_name=None):
+def token(path, key, expiry, name=None):
     # Sign exactly the string placed in `sr` (the URL-encoded resource URI).
-    sr = quote(resource_uri)
+    sr = quote(path)  # the resource URI
     sig = hmac_sha256(decode_key(key), "{}\n{}".format(sr, expiry).encode())
     tok = "SharedAccessSignature sr={}&sig={}&se={}".format(sr, quote(b2a_base64(sig)[:-1]), expiry)
-    return tok + "&skn=" + key_name if key_name else tok
+    return tok + "&skn=" + name if name else tok

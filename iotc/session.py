@@ -1,61 +1,71 @@
 # iotc session: opening a session to the assigned hub, loaded for a (re)connect and freed
-# after: a fresh SAS token, CONNECT through umqtt.simple, subscriptions, the twin.
+# after: a fresh SAS token, TLS with the client's trust, CONNECT through umqtt.simple, the
+# subscriptions and the twin request.
 # MIT license; Copyright (c) 2026 the iotc authors
 
 import gc
 import sys
 import time
 
-from micropython import const
-
 from iotc import IoTCError, _forget
+from iotc.connect import open_tls
 from iotc.errors import AuthError
 
-_TWIN_TIMEOUT_MS = const(10000)
+class _Handover:
+    # Stands in for umqtt.simple's `socket` module while its connect() runs. The TLS session
+    # is already open, with our trust, so socket() hands it over and connect() does nothing:
+    # every umqtt.simple release, whatever ssl arguments it takes, then only writes CONNECT
+    # and reads CONNACK. Its writes are gathered and leave as one TLS record.
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = bytearray()
+
+    def socket(self, *args):
+        return self
+
+    def getaddrinfo(self, *args):
+        return ((None,),)
+
+    def connect(self, *args):
+        pass
+
+    settimeout = connect
+
+    def write(self, data, n=None):
+        self.buf += data if n is None else data[:n]
+        return len(data) if n is None else n
+
+    def read(self, n):
+        if self.buf:
+            self.sock.write(self.buf)
+            self.buf = None
+        return self.sock.read(n)
 
 
-def hub_connect(host, port, client_id, user, password, keepalive, ca_file, verify):
-    # CONNECT through umqtt.simple, giving it TLS the way the installed release takes it:
-    # <= 1.3.4 and 1.6.0+ take ssl=True with ssl_params and wrap with ssl.wrap_socket(), which
-    # makes its own SSLContext (one CA per try); 1.4.0-1.5.0 take only an SSLContext, made
-    # here only for them, so no release builds two. Returns the TLS socket.
-    from iotc import tls
-
+def mqtt_connect(sock, client_id, host, user, password, keepalive):
+    # CONNECT (clean session off: queued C2D and subscriptions survive) through umqtt.simple,
+    # loaded after the TLS handshake, the peak of a connect, and dropped again.
     had_umqtt = "umqtt.simple" in sys.modules
-    from umqtt.simple import MQTTClient, MQTTException
+    gc.collect()
+    import umqtt.simple as simple
 
-    cas = tls.anchors(ca_file, verify)
-    ctx = None
-    tries = len(cas) if cas else 1
+    c = simple.MQTTClient(client_id, host, 0, user, password, keepalive)
+    real = simple.socket
+    simple.socket = _Handover(sock)
     try:
-        for i in range(tries):
-            params = tls.params(host, cas[i] if cas else None)
-            try:
-                c = MQTTClient(client_id, host, port, user, password, keepalive, ssl=True,
-                               ssl_params=params)
-            except TypeError:  # 1.4.0-1.5.0
-                ctx = ctx or tls.context(cas)
-                c = MQTTClient(client_id, host, port, user, password, keepalive, ssl=ctx)
-            try:
-                c.connect(False)  # clean session off: queued C2D and subscriptions survive
-                return c.sock
-            except Exception as e:
-                try:
-                    c.sock.close()
-                except Exception:
-                    pass
-                if isinstance(e, MQTTException):
-                    code = e.args[0] if e.args else 0
-                    msg = "hub refused the connection: CONNACK {} ({})".format(code, (
-                        "?", "bad protocol", "client id rejected", "server unavailable",
-                        "bad username or password", "not authorized")[code if 0 < code < 6 else 0])
-                    raise (AuthError if code in (4, 5) else IoTCError)(msg)
-                if not isinstance(e, ValueError):
-                    raise OSError("MQTT connect to {} failed: {!r}".format(host, e))
-                # certificate not signed by this anchor: try the next one
-                if i == tries - 1:
-                    raise IoTCError("TLS: the hub's certificate is not trusted ({})".format(e))
+        c.connect(False)
+    except simple.MQTTException as e:
+        code = e.args[0] if e.args else 0
+        msg = "hub refused the connection: CONNACK {} ({})".format(code, (
+            "?", "bad protocol", "client id rejected", "server unavailable",
+            "bad username or password", "not authorized")[code if 0 < code < 6 else 0])
+        raise (AuthError if code in (4, 5) else IoTCError)(msg)
+    except (OSError, IoTCError):
+        raise
+    except Exception as e:  # a CONNACK umqtt.simple could not read
+        raise OSError("MQTT connect to {} failed: {!r}".format(host, e))
     finally:
+        simple.socket = real
         if not had_umqtt:  # only CONNECT needs it: let the GC have it back
             sys.modules.pop("umqtt.simple", None)
             pkg = sys.modules.get("umqtt")
@@ -68,50 +78,49 @@ def run(client):
 
     hub, dev = client._assigned
     host, _, port = hub.partition(":")
-    client._log.info("connecting to {} as {}", hub, dev)
+    client.logger.info("connecting to {} as {}", hub, dev)
     password = sas.token("{}/devices/{}".format(hub, dev), client._key,
-                         sas.unix_time() + client._ttl)
-    user = topics.hub_username(hub, dev, client._model_id)
-    topic = topics.telemetry_topic(dev, client._ct, client._ce)
-    subs = [s.format(dev).encode() for s in topics.SUBSCRIPTIONS]
-    client._c2d_prefix = topics.C2D_PREFIX.format(dev)
-    client._twin_rid = rid = str(client._next_rid())
-    twin_get = topics.TWIN_GET.format(rid).encode()
+                         sas.unix_time() + client.token_ttl)
+    user = topics.hub_username(hub, dev, client.model_id)
+    topic = topics.telemetry_topic(dev, client.content_type, client.content_encoding)
+    client._c2d_prefix = c2d = "devices/{}/messages/devicebound/".format(dev)
+    subs = (b"$iothub/methods/POST/#", b"$iothub/twin/res/#",
+            b"$iothub/twin/PATCH/properties/desired/#", (c2d + "#").encode())
+    client._twin_rid = rid = str(client._next_id())
+    twin_get = "$iothub/twin/GET/?$rid={}".format(rid).encode()
     del sas, topics
     _forget("sas", "topics")
     gc.collect()
-    sock = hub_connect(host, int(port or 8883), dev, user, password, client._keepalive,
-                       client._ca_file, client._verify)
+    sock = open_tls(client, host, int(port or 8883), "the hub's")
+    try:
+        mqtt_connect(sock, dev, host, user, password, client.keepalive)
+    except BaseException:
+        sock.close()
+        raise
     del password, user
-    from iotc.link import Link  # after CONNECT: the TLS handshake is the peak of a connect
-    _forget("tls", "certs")
-    ttl = client._ttl
-    client._renew_at = time.ticks_add(time.ticks_ms(), (ttl - min(300, ttl // 5 + 1)) * 1000)
-    client._topic_str = topic
+    gc.collect()
+    from iotc.link import Link
+
+    ttl = client.token_ttl
+    renew_at = time.ticks_add(time.ticks_ms(), (ttl - min(300, ttl // 5 + 1)) * 1000)
     client._topic = topic.encode()
     link = client._link = Link(sock)
     try:
-        _subscribe(link, subs, client._next_pid())
-        link.publish(twin_get, b"")
-        t0 = time.ticks_ms()
-        while client._twin_rid is not None:
-            if time.ticks_diff(time.ticks_ms(), t0) > _TWIN_TIMEOUT_MS:
-                raise OSError("no twin from the hub")
-            if not client._handle(link.poll()):
-                time.sleep_ms(2)
+        _subscribe(link, subs, client._next_id())
+        link.publish(twin_get, b"")  # the answer is read by iotc.connect, this module freed
     except OSError:
         client._link = None
         link.close()
         raise
-    client._retry_at = None
+    client._due = renew_at
 
 
-def _subscribe(link, filters, pid):
+def _subscribe(link, topics, pid):
     # One SUBSCRIBE for all filters (bytes), QoS 1 each; the SUBACK comes through poll().
     from iotc.link import _encode_len
 
     rem = 2
-    for f in filters:
+    for f in topics:
         rem += 3 + len(f)
     buf = link._room(rem + 5)
     buf[0] = 0x82
@@ -119,7 +128,7 @@ def _subscribe(link, filters, pid):
     buf[i] = pid >> 8
     buf[i + 1] = pid & 0xFF
     i += 2
-    for f in filters:
+    for f in topics:
         n = len(f)
         buf[i] = n >> 8
         buf[i + 1] = n & 0xFF

@@ -1,8 +1,15 @@
-# iotc tls: which servers to trust, as an SSLContext or as legacy wrap_socket() arguments.
-# Loaded to connect; freed after.
+# iotc tls: whom to trust. Made once per client into an SSLContext that DPS and every hub
+# (re)connect share; firmware without SSLContext keeps the CA list for the legacy
+# ssl.wrap_socket() instead. Loaded to make it (and by such firmware to wrap); freed after.
 # MIT license; Copyright (c) 2026 the iotc authors
 
 from iotc import IoTCError
+
+
+def run(client):
+    # The trust phase of the first connect: client._tls is an SSLContext, else the anchors.
+    cas = anchors(client.ca_file, client.verify)
+    client._tls = context(cas) or cas
 
 
 def anchors(ca_file, verify):
@@ -26,10 +33,10 @@ def anchors(ca_file, verify):
     return out
 
 
-def _cannot_verify(why):
+def _cannot_verify(reason):
     # ESP8266 (axTLS) cannot check certificates: say so rather than connect unverified.
     return IoTCError("TLS: this firmware cannot verify the server ({}); pass verify=False "
-                     "to connect without verification".format(why))
+                     "to connect without verification".format(reason))
 
 
 def context(cas):
@@ -44,30 +51,27 @@ def context(cas):
         return ctx
     try:
         ctx.verify_mode = ssl.CERT_REQUIRED
-        for der in cas:
-            ctx.load_verify_locations(cadata=der)
+        for data in cas:
+            ctx.load_verify_locations(cadata=data)
     except (ValueError, OSError, NotImplementedError, AttributeError) as e:
         raise _cannot_verify(e)
     return ctx
 
 
-def params(host, der):
-    # Keyword arguments for the legacy ssl.wrap_socket() (as umqtt.simple <= 1.3.4 calls it).
-    if der is None:
+def params(host, data):
+    # Keyword arguments for the legacy ssl.wrap_socket(), which takes one CA.
+    if data is None:
         return {"server_hostname": host}
     import ssl
 
     if not hasattr(ssl, "CERT_REQUIRED"):  # firmware 1.20 on ESP8266: no verification at all
         raise _cannot_verify("no CERT_REQUIRED")
-    return {"server_hostname": host, "cert_reqs": ssl.CERT_REQUIRED, "cadata": der}
+    return {"server_hostname": host, "cert_reqs": ssl.CERT_REQUIRED, "cadata": data}
 
 
-def wrap(sock, host, cas, ctx=None):
-    # Wrap a connected socket (with ctx, from context(cas), when the caller keeps one); SNI
-    # and the hostname check use host.
-    ctx = ctx or context(cas)
-    if ctx is not None:
-        return ctx.wrap_socket(sock, server_hostname=host)
+def wrap(sock, host, cas):
+    # Firmware without SSLContext: the first anchor (DigiCert Global Root G2 by default, which
+    # every Azure endpoint chains to since 2024), or none with verify=False.
     import ssl
 
     return ssl.wrap_socket(sock, **params(host, cas[0] if cas else None))

@@ -1,17 +1,7 @@
 # iotc topics: what the device sends, named: URL encoding, the hub username, telemetry topics
-# and property bags, subscriptions. Pure functions; loaded to connect and for property bags.
+# and property bags. Pure functions; loaded to connect and for property bags.
 # MIT license; Copyright (c) 2026 the iotc authors
 
-API_VERSION = "2021-04-12"
-TWIN_GET = "$iothub/twin/GET/?$rid={}"
-C2D_PREFIX = "devices/{}/messages/devicebound/"
-# Four of the hub's five subscriptions; the C2D one is formatted with the device id.
-SUBSCRIPTIONS = (
-    "$iothub/methods/POST/#",
-    "$iothub/twin/res/#",
-    "$iothub/twin/PATCH/properties/desired/#",
-    "devices/{}/messages/devicebound/#",
-)
 
 
 def quote(s):
@@ -26,7 +16,7 @@ def quote(s):
 
 
 def hub_username(hub, device_id, model_id=None):
-    user = "{}/{}/?api-version={}".format(hub, device_id, API_VERSION)
+    user = "{}/{}/?api-version=2021-04-12".format(hub, device_id)
     if model_id:
         user += "&model-id=" + quote(model_id)
     return user

@@ -12,7 +12,7 @@ include("$(BOARD_DIR)/manifest_2MiB.py")
 # listed here costs flash (about 23 KB of .mpy for all of it, `make mpy`), not RAM.
 FROZEN = (
     "__init__.py",  # names, enums, errors, the lazy loader: `import iotc`
-    "client.py",  # the session object: connect, listen, send
+    "client.py",  # the session object: connect, listen, send; ConsoleLogger
     "connect.py",  # how a (re)connect runs: phases, catch-up (loaded for it, freed after)
     "session.py",  # opening a session (loaded for a (re)connect, freed after)
     "link.py",  # MQTT packets on the hub socket
@@ -25,7 +25,6 @@ FROZEN = (
     "certs.py",  # Azure roots as DER; axTLS cannot use them, but tls.py reaches the clear
     # error through them (verify=True, no ca_file), and constants stay in flash
     "errors.py",  # AuthError, ProvisioningError
-    "log.py",  # ConsoleLogger
     "store.py",  # FileStorage: skip DPS at boot, saving a TLS handshake and its heap
 )
 # Left out on purpose, with the reason. Nothing yet: every current module is on the path of

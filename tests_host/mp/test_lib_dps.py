@@ -59,7 +59,7 @@ def test_unknown_scope_is_404_with_error_code():
 
     c = IoTCClient("0neUNKNOWN", "dps-scope", IoTCConnectType.SYMM_KEY,
                    os.getenv("IOTC_EMU_GROUP_KEY"), endpoint=os.getenv("IOTC_EMU_DPS"),
-                   ca_file=os.getenv("IOTC_EMU_CA"), logger=client("x").__dict__["_log"])
+                   ca_file=os.getenv("IOTC_EMU_CA"), logger=client("x").logger)
     e = _expect(ProvisioningError, c)
     eq(e.status, 404)
     if not e.code or e.code // 1000 != 404:
@@ -71,8 +71,8 @@ def test_throttled_429_is_retried_after_retry_after():
     c = client("dps-429")
     c.connect()  # one 429, then the normal flow
     eq(c.is_connected(), True)
-    if "429" not in c._log.text():
-        raise AssertionError(c._log.text())
+    if "429" not in c.logger.text():
+        raise AssertionError(c.logger.text())
     c.disconnect()
 
 

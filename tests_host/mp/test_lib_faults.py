@@ -33,7 +33,7 @@ def test_malformed_and_unknown_messages_do_not_stop_listen():
     emuctl.call("POST", "/devices/flt-garbage/desired", {"ok": 1})
     wait(lambda: got, c, what="a good patch after the bad ones")
     eq(got, [("ok", 1)])
-    log = c._log.text()
+    log = c.logger.text()
     if "skipped a message" not in log or "unknown topic" not in log:
         raise AssertionError(log)
     eq(device("flt-garbage")["connects"], 1)
@@ -55,7 +55,7 @@ def test_oversized_and_broken_packets_are_skipped():
     c.send_telemetry({"after": 1})
     wait(lambda: len(telemetry("flt-broken")) == 1, c, what="telemetry")
     eq(device("flt-broken")["connects"], 1)
-    log = c._log.text()
+    log = c.logger.text()
     if "larger than the device accepts" not in log or "runs past" not in log:
         raise AssertionError(log)
     c.disconnect()
@@ -156,8 +156,8 @@ def test_token_is_renewed_before_expiry_without_loss():
         raise AssertionError("no renewal reconnect")
     got = sorted(set(json.loads(m["body"])["i"] for m in telemetry("flt-renew")))
     eq(got, list(range(i)))
-    if "renewing the SAS token" not in c._log.text():
-        raise AssertionError(c._log.text())
+    if "renewing the SAS token" not in c.logger.text():
+        raise AssertionError(c.logger.text())
     c.disconnect()
 
 
