@@ -34,7 +34,7 @@ class IoTCError(Exception):
     pass
 
 
-_MODULES = " certs client connect dps errors inbox link proto sas session store tls topics "
+_MODULES = " certs client connect dps errors inbox link mqtt proto sas session store tls topics "
 
 
 # Everything else loads on first use: `iotc.X` imports the module that defines X.

@@ -86,10 +86,7 @@ class IoTCClient:
     def connect(self, force_dps=False):
         # Blocks until connected: DPS if needed (waiting as long as DPS asks), CONNECT,
         # subscriptions, twin. Raises IoTCError (AuthError, ProvisioningError) or OSError.
-        self._session(force_dps)
-
-    def _session(self, force_dps=None):
-        # force_dps None: a reconnect, whose failures go to _lost() instead of raising.
+        # listen() reconnects with force_dps=None: failures are then retried, not raised.
         from iotc import connect
 
         try:
@@ -124,7 +121,7 @@ class IoTCClient:
         if link is None:
             if self._due is not None and time.ticks_diff(time.ticks_ms(), self._due) >= 0:
                 self._due = None
-                self._session()
+                self.connect(None)
             return
         try:
             for _ in range(_DRAIN):
@@ -141,7 +138,7 @@ class IoTCClient:
                 self.logger.info("renewing the SAS token")
                 link.close()
                 self._link = None
-                self._session()
+                self.connect(None)
         except OSError as e:
             self._lost(e)
 
@@ -237,8 +234,8 @@ class IoTCClient:
 
 
 class ConsoleLogger:
-    # The default logger: print(), gated by level. Any object with info(), debug() and
-    # set_log_level() can take its place.
+    # The default logger: print(), gated by level. Any object with info(message, *args) and
+    # set_log_level(level) can take its place.
     def __init__(self, log_level=IoTCLogLevel.API_ONLY):
         self.log_level = log_level
 
@@ -248,7 +245,3 @@ class ConsoleLogger:
     def info(self, message, *args):
         if self.log_level != IoTCLogLevel.DISABLED:
             print("[iotc]", message.format(*args) if args else message)
-
-    def debug(self, message, *args):
-        if self.log_level == IoTCLogLevel.ALL:
-            print("[iotc] D:", message.format(*args) if args else message)

@@ -1,8 +1,9 @@
 # iotc connect: how a (re)connect runs, loaded for it and freed after. The client's TLS trust
 # first (made once and kept: it is one 3 KB block, best taken while the heap is least cut up),
 # then in phases, each one's modules freed before the next loads: iotc.dps when there is no
-# assignment yet (or the hub keeps refusing), then iotc.session; then the catch-up: desired
-# properties, unacknowledged and queued messages.
+# assignment yet (or the hub keeps refusing), then iotc.session (token, TLS) and iotc.mqtt
+# (CONNECT, subscriptions); then the catch-up: desired properties, unacknowledged and queued
+# messages.
 # MIT license; Copyright (c) 2026 the iotc authors
 
 import gc
@@ -33,7 +34,7 @@ def run(client, force_dps):
                 client.logger.info("provisioning {} through {}", client.device_id, client.endpoint)
                 _phase(client, "dps")
             try:
-                _phase(client, "session")
+                _phase(client, "mqtt", *_phase(client, "session"))
                 break
             except AuthError:
                 if dps:
@@ -88,7 +89,7 @@ def open_tls(client, host, port, name):
 
 
 def _await_twin(client):
-    # The answer to the twin GET that iotc.session sent, read with that module freed.
+    # The answer to the twin GET that iotc.mqtt sent, read with that module freed.
     link = client._link
     t0 = time.ticks_ms()
     try:
@@ -116,11 +117,11 @@ def _sync_desired(client):
             on_property(client, comp, name, value, version)
 
 
-def _phase(client, name):
+def _phase(client, name, *args):
     gc.collect()  # the module then fills the lowest holes, not the top of the heap
     mod = __import__("iotc." + name, None, None, ("run",))
     try:
-        mod.run(client)
+        return mod.run(client, *args)
     finally:
         del mod
         _forget(name, "sas", "topics", "tls", "certs", "store")

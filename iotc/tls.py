@@ -40,19 +40,30 @@ def _cannot_verify(reason):
 
 
 def context(cas):
-    # An SSLContext (firmware 1.21+) trusting cas, or None where the firmware has none.
-    import ssl
+    # An SSLContext (firmware 1.21+) trusting cas, or None where the firmware has none. From
+    # 1.23 the C module is `tls` and `ssl` a Python wrapper around it: the context is made
+    # from `tls` itself, so the wrapper module and its objects never take heap.
+    try:
+        import tls
 
-    if not hasattr(ssl, "SSLContext"):
+        positional = True  # tls.SSLContext.load_verify_locations(cadata)
+    except ImportError:
+        import ssl as tls  # 1.21-1.22: the C module is `ssl`, taking cadata= by keyword
+
+        positional = False
+    if not hasattr(tls, "SSLContext"):
         return None
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
     if cas is None:
-        ctx.verify_mode = ssl.CERT_NONE
+        ctx.verify_mode = tls.CERT_NONE
         return ctx
     try:
-        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.verify_mode = tls.CERT_REQUIRED
         for data in cas:
-            ctx.load_verify_locations(cadata=data)
+            if positional:
+                ctx.load_verify_locations(data)
+            else:
+                ctx.load_verify_locations(cadata=data)
     except (ValueError, OSError, NotImplementedError, AttributeError) as e:
         raise _cannot_verify(e)
     return ctx

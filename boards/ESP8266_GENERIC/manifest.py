@@ -14,7 +14,8 @@ FROZEN = (
     "__init__.py",  # names, enums, errors, the lazy loader: `import iotc`
     "client.py",  # the session object: connect, listen, send; ConsoleLogger
     "connect.py",  # how a (re)connect runs: phases, catch-up (loaded for it, freed after)
-    "session.py",  # opening a session (loaded for a (re)connect, freed after)
+    "session.py",  # SAS token and TLS to the hub (loaded for a (re)connect, freed after)
+    "mqtt.py",  # CONNECT through umqtt.simple, subscriptions (loaded for a (re)connect)
     "link.py",  # MQTT packets on the hub socket
     "inbox.py",  # twin answers, desired properties, commands, C2D
     "proto.py",  # what the hub sends, understood: topic classification, acks (pure)

@@ -41,15 +41,18 @@ def _refuses(fn):
 
 
 def _with_ssl(stand_in, fn):
-    real = sys.modules.get("ssl")
-    sys.modules["ssl"] = stand_in
+    # The stand-in answers both names the library may import: `tls` (1.23+) and `ssl`.
+    real = {name: sys.modules.get(name) for name in ("tls", "ssl")}
+    for name in real:
+        sys.modules[name] = stand_in
     try:
         fn()
     finally:
-        if real is None:
-            del sys.modules["ssl"]
-        else:
-            sys.modules["ssl"] = real
+        for name, mod in real.items():
+            if mod is None:
+                del sys.modules[name]
+            else:
+                sys.modules[name] = mod
 
 
 def test_firmware_without_sslcontext_refuses_to_verify():

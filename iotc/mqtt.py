@@ -1,0 +1,126 @@
+# iotc mqtt: the MQTT session on the hub's TLS connection, loaded for a (re)connect and freed
+# after: CONNECT through umqtt.simple, the subscriptions, the twin request.
+# MIT license; Copyright (c) 2026 the iotc authors
+
+import gc
+import sys
+import time
+
+from iotc import IoTCError
+from iotc.errors import AuthError
+
+
+class _Handover:
+    # Stands in for umqtt.simple's `socket` module while its connect() runs. The TLS session
+    # is already open, with our trust, so socket() hands it over and connect() does nothing:
+    # every umqtt.simple release, whatever ssl arguments it takes, then only writes CONNECT
+    # and reads CONNACK. Its writes are gathered and leave as one TLS record.
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = bytearray()
+
+    def socket(self, *args):
+        return self
+
+    def getaddrinfo(self, *args):
+        return ((None,),)
+
+    def connect(self, *args):
+        pass
+
+    settimeout = connect
+
+    def write(self, data, n=None):
+        self.buf += data if n is None else data[:n]
+        return len(data) if n is None else n
+
+    def read(self, n):
+        if self.buf:
+            self.sock.write(self.buf)
+            self.buf = None
+        return self.sock.read(n)
+
+
+def mqtt_connect(sock, client_id, host, user, password, keepalive):
+    # CONNECT (clean session off: queued C2D and subscriptions survive) through umqtt.simple,
+    # loaded after the TLS handshake, the peak of a connect, and dropped again.
+    had_umqtt = "umqtt.simple" in sys.modules
+    had_pkg = "umqtt" in sys.modules
+    gc.collect()
+    import umqtt.simple as simple
+
+    c = simple.MQTTClient(client_id, host, 0, user, password, keepalive)
+    real = simple.socket
+    simple.socket = _Handover(sock)
+    try:
+        c.connect(False)
+    except simple.MQTTException as e:
+        code = e.args[0] if e.args else 0
+        msg = "hub refused the connection: CONNACK {} ({})".format(code, (
+            "?", "bad protocol", "client id rejected", "server unavailable",
+            "bad username or password", "not authorized")[code if 0 < code < 6 else 0])
+        raise (AuthError if code in (4, 5) else IoTCError)(msg)
+    except (OSError, IoTCError):
+        raise
+    except Exception as e:  # a CONNACK umqtt.simple could not read
+        raise OSError("MQTT connect to {} failed: {!r}".format(host, e))
+    finally:
+        simple.socket = real
+        if not had_umqtt:  # only CONNECT needs it: let the GC have it back
+            sys.modules.pop("umqtt.simple", None)
+            pkg = sys.modules.get("umqtt")
+            if not had_pkg:
+                sys.modules.pop("umqtt", None)
+            elif hasattr(pkg, "simple"):
+                delattr(pkg, "simple")
+
+
+def run(client, sock, dev, host, user, password):
+    try:
+        mqtt_connect(sock, dev, host, user, password, client.keepalive)
+    except BaseException:
+        sock.close()
+        raise
+    del password, user
+    gc.collect()
+    from iotc.link import Link
+
+    c2d = client._c2d_prefix
+    subs = (b"$iothub/methods/POST/#", b"$iothub/twin/res/#",
+            b"$iothub/twin/PATCH/properties/desired/#", (c2d + "#").encode())
+    client._twin_rid = rid = str(client._next_id())
+    ttl = client.token_ttl
+    renew_at = time.ticks_add(time.ticks_ms(), (ttl - min(300, ttl // 5 + 1)) * 1000)
+    link = client._link = Link(sock)
+    try:
+        _subscribe(link, subs, client._next_id())
+        # The answer is read by iotc.connect, this module freed.
+        link.publish("$iothub/twin/GET/?$rid={}".format(rid).encode(), b"")
+    except OSError:
+        client._link = None
+        link.close()
+        raise
+    client._due = renew_at
+
+
+def _subscribe(link, topics, pid):
+    # One SUBSCRIBE for all filters (bytes), QoS 1 each; the SUBACK comes through poll().
+    from iotc.link import _encode_len
+
+    rem = 2
+    for f in topics:
+        rem += 3 + len(f)
+    buf = link._room(rem + 5)
+    buf[0] = 0x82
+    i = _encode_len(buf, rem)
+    buf[i] = pid >> 8
+    buf[i + 1] = pid & 0xFF
+    i += 2
+    for f in topics:
+        n = len(f)
+        buf[i] = n >> 8
+        buf[i + 1] = n & 0xFF
+        buf[i + 2 : i + 2 + n] = f
+        buf[i + 2 + n] = 1
+        i += 3 + n
+    link.write(buf, i)
