@@ -9,7 +9,7 @@ IMPORT_BUDGET = 4096
 # Issue 3 asks 32768 for the whole scenario; where it stands is in README's Memory section
 # (`make mem` prints it). This guard sits a few KB above the figure measured there, so a change
 # that brings back a big block at the connect peak fails here.
-SCENARIO_HEAP = 45056
+SCENARIO_HEAP = 43008
 
 
 def _mpy_tree(tmp_path):
