@@ -87,6 +87,9 @@ class IoTCClient:
         # Blocks until connected: DPS if needed (waiting as long as DPS asks), CONNECT,
         # subscriptions, twin. Raises IoTCError (AuthError, ProvisioningError) or OSError.
         # listen() reconnects with force_dps=None: failures are then retried, not raised.
+        if self._link is not None:  # connecting again: the current session ends first
+            self._link.close()
+            self._link = None
         from iotc import connect
 
         try:

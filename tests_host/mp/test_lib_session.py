@@ -14,6 +14,22 @@ def _connected(name, **kw):
     return c
 
 
+def test_connect_again_while_connected_ends_the_first_session():
+    c = _connected("sess-again")
+    c.connect()
+    _, doc = emuctl.call("GET", "/events?since=0")
+    gone = [e.get("reason") for e in doc["events"]
+            if e["type"] == "disconnected" and e.get("device") == "sess-again"]
+    # Closed by the device, not replaced by the hub (ConnectionForcefullyClosedOnNewConnection).
+    eq(len(gone), 1)
+    if "replaced" in gone[0]:
+        raise AssertionError(gone)
+    c.send_telemetry({"n": 1})
+    wait(lambda: len(telemetry("sess-again")) == 1, c, what="1 message")
+    eq(device("sess-again")["connects"], 2)
+    c.disconnect()
+
+
 def test_connect_and_send_telemetry():
     c = client("sess-telemetry")
     c.set_model_id("dtmi:com:example:Thermostat;1")
@@ -150,10 +166,13 @@ def test_startup_sync_hands_over_unacknowledged_desired():
     emuctl.call("POST", "/devices/sess-sync/desired", {"target": 30})
     got = []
     c.on(IoTCEvents.PROPERTIES, lambda n, v, comp: got.append((n, v)) or True)
+    twins = []
+    c.on(IoTCEvents.TWIN, lambda twin, _: twins.append(twin))
     c.connect()
     eq(got, [("target", 30)])
     twin = c.get_twin()
     eq(twin["desired"]["target"], 30)
+    eq(twins, [twin])  # the TWIN event: the whole twin, at every connect
     wait(lambda: "target" in device("sess-sync")["twin"]["reported"], c, what="ack")
     c.disconnect()
     c.connect()  # already acknowledged at this version: not handed over again
