@@ -56,7 +56,7 @@ class IoTCClient:
         self._ack_at = 0  # ticks of the last PUBACK (or first send): republish after silence
         self._reported = {}  # rid -> patch, until the hub answers 204
         self._queue = []  # (topic, payload, qos) accepted while offline
-        self._c2d_prefix = self._twin_rid = None  # set by iotc.session
+        self._c2d_prefix = self._twin_rid = None  # set at each connect (session, mqtt)
         self._failures = 0
         # Ticks when something is due: offline, the next reconnect (None: stay offline);
         # online, renewing the SAS token.
