@@ -1,7 +1,8 @@
 """Azure IoT Central device client for MicroPython.
 
-`import iotc` loads only this file: names, enums and errors. The client itself (`IoTCClient`)
-and the optional parts load on first use, so an application pays in RAM only for what it uses.
+`import iotc` loads only this file: the version, IoTCError and the lazy loader. The enums,
+the client itself (`IoTCClient`) and the optional parts load on first use, so an application
+pays in RAM only for what it uses.
 """
 
 # iotc: Azure IoT Central for MicroPython boards
@@ -10,36 +11,19 @@ and the optional parts load on first use, so an application pays in RAM only for
 __version__ = "1.0.0"
 
 
-class IoTCConnectType:
-    SYMM_KEY = 1  # enrollment group key: the device key is derived from it
-    DEVICE_KEY = 2
-
-
-class IoTCEvents:
-    PROPERTIES = 1
-    COMMANDS = 2
-    ENQUEUED_COMMANDS = 3
-    CONNECTION = 4
-    MESSAGE_SENT = 5
-    TWIN = 6
-
-
-class IoTCLogLevel:
-    DISABLED = 1
-    API_ONLY = 2
-    ALL = 3
-
-
 class IoTCError(Exception):
     pass
 
 
-_MODULES = " certs client connect dps errors inbox link mqtt proto sas session store tls topics "
+_MODULES = (" certs client connect dps enums errors inbox link mqtt proto sas session store tls"
+            " topics ")
 
 
 # Everything else loads on first use: `iotc.X` imports the module that defines X.
 def __getattr__(name):
-    if name in ("IoTCClient", "ConsoleLogger"):
+    if name in ("IoTCConnectType", "IoTCEvents", "IoTCLogLevel"):
+        mod = "enums"
+    elif name in ("IoTCClient", "ConsoleLogger"):
         mod = "client"
     elif name == "Command":
         mod = "inbox"

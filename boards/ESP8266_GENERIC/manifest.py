@@ -11,7 +11,8 @@ include("$(BOARD_DIR)/manifest_2MiB.py")
 # flash; a module costs heap only once imported, and the library imports lazily, so what is
 # listed here costs flash (about 23 KB of .mpy for all of it, `make mpy`), not RAM.
 FROZEN = (
-    "__init__.py",  # names, enums, errors, the lazy loader: `import iotc`
+    "__init__.py",  # the version, IoTCError, the lazy loader: `import iotc`
+    "enums.py",  # IoTCConnectType, IoTCEvents, IoTCLogLevel (loaded on first use)
     "client.py",  # the session object: connect, listen, send; ConsoleLogger
     "connect.py",  # how a (re)connect runs: phases, catch-up (loaded for it, freed after)
     "session.py",  # SAS token and TLS to the hub (loaded for a (re)connect, freed after)
