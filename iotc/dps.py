@@ -61,15 +61,14 @@ def _response(s):
             raise ProvisioningError("DPS: malformed HTTP header", status)
         k = k.strip().lower()
         v = v.strip().lower()
-        try:
-            if k == b"content-length":
-                length = int(v)
-            elif k == b"retry-after":
+        if k == b"content-length":
+            length = v
+        elif k == b"retry-after":
+            try:
                 wait = max(0, int(v))
-        except ValueError:
-            if k == b"content-length":
-                raise ProvisioningError("DPS: bad Content-Length", status)
-        if k == b"transfer-encoding":
+            except ValueError:
+                wait = None
+        elif k == b"transfer-encoding":
             chunked = b"chunked" in v
         elif k == b"connection":
             keep = v != b"close"
@@ -86,6 +85,10 @@ def _response(s):
             body += _read(s, n, status)
             _line(s, status)
     elif length is not None:
+        try:
+            length = int(length)
+        except ValueError:
+            raise ProvisioningError("DPS: bad Content-Length", status)
         body = _read(s, length, status)
     else:
         body = s.read()  # no length: the body runs to the end of the connection
