@@ -15,7 +15,7 @@ class IoTCError(Exception):
     pass
 
 
-_MODULES = (" certs client connect dps enums errors inbox link mqtt proto sas session store tls"
+_MODULES = (" certs client connect console dps enums errors inbox link mqtt proto sas session store tls"
             " topics ")
 
 
@@ -23,8 +23,10 @@ _MODULES = (" certs client connect dps enums errors inbox link mqtt proto sas se
 def __getattr__(name):
     if name in ("IoTCConnectType", "IoTCEvents", "IoTCLogLevel"):
         mod = "enums"
-    elif name in ("IoTCClient", "ConsoleLogger"):
+    elif name == "IoTCClient":
         mod = "client"
+    elif name == "ConsoleLogger":
+        mod = "console"
     elif name == "Command":
         mod = "inbox"
     elif name in ("AuthError", "ProvisioningError"):

@@ -6,7 +6,7 @@ import time
 
 from micropython import const
 
-from iotc import IoTCError, IoTCLogLevel, _forget
+from iotc import IoTCError, _forget
 
 _MAX_INFLIGHT = const(16)
 _MAX_QUEUED = const(32)  # messages kept while offline
@@ -32,7 +32,8 @@ class IoTCClient:
         self._key = sas.device_key(credentials_type == 1, credentials, device_id)
         del sas
         _forget("sas", "topics")
-        self.logger = logger or ConsoleLogger()
+        self.logger = logger  # None: the client prints its own lines (_log)
+        self.log_level = 2  # IoTCLogLevel.API_ONLY
         self.id_scope = id_scope
         self.device_id = device_id
         self.storage = storage
@@ -72,7 +73,10 @@ class IoTCClient:
         self.content_encoding = content_encoding
 
     def set_log_level(self, log_level):
-        self.logger.set_log_level(log_level)
+        if self.logger is None:
+            self.log_level = log_level
+        else:
+            self.logger.set_log_level(log_level)
 
     def on(self, event, callback):
         self._events[event] = callback
@@ -115,7 +119,7 @@ class IoTCClient:
         delay = 0 if n == 1 else min(self.RETRY_MS << min(n - 2, 16), self.RETRY_MAX_MS)
         delay += time.ticks_us() % (delay // 4 + 1)  # jitter
         self._due = time.ticks_add(time.ticks_ms(), delay)
-        self.logger.info("connection lost ({}); retrying in {} ms", reason, delay)
+        self._log("connection lost ({}); retrying in {} ms", reason, delay)
         self._emit(4, False, str(reason))
 
     def listen(self):
@@ -138,7 +142,7 @@ class IoTCClient:
             if self.keepalive and time.ticks_diff(now, link.last_tx) > self.keepalive * 500:
                 link.write(b"\xc0\x00", 2)  # PINGREQ
             if time.ticks_diff(now, self._due) >= 0:
-                self.logger.info("renewing the SAS token")
+                self._log("renewing the SAS token")
                 link.close()
                 self._link = None
                 self.connect(None)
@@ -162,7 +166,7 @@ class IoTCClient:
         elif kind == 0x90:
             for code in body[2:]:
                 if code == 0x80:
-                    self.logger.info("the hub refused a subscription")
+                    self._log("the hub refused a subscription")
         return True
 
     def _next_id(self):
@@ -227,24 +231,19 @@ class IoTCClient:
         topic = "$iothub/twin/PATCH/properties/reported/?$rid={}".format(rid)
         self._link.publish(topic.encode(), self._reported[rid])
 
+    def _log(self, message, *args):
+        # Through the logger given to IoTCClient, else print() (a ConsoleLogger's lines, with
+        # no object for it).
+        if self.logger is not None:
+            self.logger.info(message, *args)
+        elif self.log_level != 1:  # IoTCLogLevel.DISABLED
+            print("[iotc]", message.format(*args) if args else message)
+
     def _emit(self, event, value, data):
         cb = self._events.get(event)
         if cb is not None:
             try:
                 cb(value, data)
             except Exception as e:
-                self.logger.info("event callback failed: {!r}", e)
+                self._log("event callback failed: {!r}", e)
 
-
-class ConsoleLogger:
-    # The default logger: print(), gated by level. Any object with info(message, *args) and
-    # set_log_level(level) can take its place.
-    def __init__(self, log_level=IoTCLogLevel.API_ONLY):
-        self.log_level = log_level
-
-    def set_log_level(self, log_level):
-        self.log_level = log_level
-
-    def info(self, message, *args):
-        if self.log_level != IoTCLogLevel.DISABLED:
-            print("[iotc]", message.format(*args) if args else message)

@@ -31,7 +31,7 @@ def run(client, force_dps):
             _phase(client, "tls")
         while True:
             if dps:
-                client.logger.info("provisioning {} through {}", client.device_id, client.endpoint)
+                client._log("provisioning {} through {}", client.device_id, client.endpoint)
                 _phase(client, "dps")
             try:
                 _phase(client, "mqtt", *_phase(client, "session"))
@@ -39,7 +39,7 @@ def run(client, force_dps):
             except AuthError:
                 if dps:
                     raise
-                client.logger.info("hub refused the cached assignment; provisioning again")
+                client._log("hub refused the cached assignment; provisioning again")
                 dps = True
         _await_twin(client)
     except (OSError, IoTCError) as e:

@@ -159,7 +159,7 @@ def register(client):
                 if throttled > _MAX_THROTTLED:
                     raise _error(status, wait, data)
                 wait = _DEFAULT_WAIT * throttled if wait is None else wait
-                client.logger.info("DPS answered {}; retrying in {} s", status, wait)
+                client._log("DPS answered {}; retrying in {} s", status, wait)
                 time.sleep(wait)
                 continue
             if status not in (200, 202):

@@ -18,7 +18,7 @@ class Command:
 def on_publish(client, op, body):
     # A malformed message or a failing callback is logged and skipped: listen() goes on.
     if body is None:
-        client.logger.info("skipped a message larger than the device accepts")
+        client._log("skipped a message larger than the device accepts")
         return
     tl = body[0] << 8 | body[1]
     i = 2 + tl
@@ -44,11 +44,11 @@ def on_publish(client, op, body):
         elif kind == 4:  # C2D
             _c2d(client, a, payload)
         else:
-            client.logger.info("ignored a message on an unknown topic {}", topic)
+            client._log("ignored a message on an unknown topic {}", topic)
     except OSError:
         raise
     except Exception as e:
-        client.logger.info("skipped a message ({!r})", e)
+        client._log("skipped a message ({!r})", e)
     if pid:
         client._link.write(bytes((0x40, 2, pid >> 8, pid & 0xFF)), 4)  # PUBACK
 
@@ -60,7 +60,7 @@ def _twin_answer(client, status, rid, payload):
             client._twin = json.loads(payload)
             client._emit(6, client._twin, None)  # IoTCEvents.TWIN
         else:
-            client.logger.info("twin GET answered {}", status)
+            client._log("twin GET answered {}", status)
         return
     try:
         rid = int(rid)
@@ -73,9 +73,9 @@ def _twin_answer(client, status, rid, payload):
         client._emit(5, "property", rid)  # IoTCEvents.MESSAGE_SENT
     elif status == 429 or status >= 500:
         client._reported[rid] = patch  # throttled or hub trouble: sent again at reconnect
-        client.logger.info("reported property answered {}; will resend", status)
+        client._log("reported property answered {}; will resend", status)
     else:
-        client.logger.info("reported property refused: {}", status)
+        client._log("reported property refused: {}", status)
 
 
 def _value(payload):
@@ -97,7 +97,7 @@ def _command(client, name, rid, payload):
     try:
         ret = cb(command, lambda c, payload=None, status=200: _respond(client, c, payload, status))
     except Exception as e:
-        client.logger.info("command {} failed: {!r}", cmd, e)
+        client._log("command {} failed: {!r}", cmd, e)
         _respond(client, command, {"error": str(e)}, 500)
         return
     if not command.acked and ret is not None:
@@ -130,7 +130,7 @@ def on_property(client, comp, name, value, version):
         try:
             ret = cb(name, value, comp)
         except Exception as e:
-            client.logger.info("property callback failed: {!r}", e)
+            client._log("property callback failed: {!r}", e)
             ret, status, desc = value, 500, "device error: {}".format(e)
         if ret is None or ret is False:
             return

@@ -15,7 +15,7 @@ def run(client):
 
     hub, dev = client._assigned
     host, _, port = hub.partition(":")
-    client.logger.info("connecting to {} as {}", hub, dev)
+    client._log("connecting to {} as {}", hub, dev)
     password = sas.token("{}/devices/{}".format(hub, dev), client._key,
                          sas.unix_time() + client.token_ttl)
     user = topics.hub_username(hub, dev, client.model_id)

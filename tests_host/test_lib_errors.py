@@ -30,6 +30,15 @@ def test_no_secret_is_ever_printed(emulator):
     assert not re.search(r"sig=", out)
 
 
+def test_client_prints_its_own_lines_without_a_logger(emulator):
+    out = harness.run("test_lib_secrets", "test_default_logging_and_disabled",
+                      env=emulator.env())
+    before, after = out.split("-- disabled from here --")
+    assert "[iotc] provisioning log-default" in before
+    assert "[iotc] connecting to" in before
+    assert "[iotc]" not in after
+
+
 def test_library_never_exits_the_interpreter():
     root = os.path.join(harness.ROOT, "iotc")
     for name in sorted(os.listdir(root)):

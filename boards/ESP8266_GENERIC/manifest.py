@@ -13,7 +13,8 @@ include("$(BOARD_DIR)/manifest_2MiB.py")
 FROZEN = (
     "__init__.py",  # the version, IoTCError, the lazy loader: `import iotc`
     "enums.py",  # IoTCConnectType, IoTCEvents, IoTCLogLevel (loaded on first use)
-    "client.py",  # the session object: connect, listen, send; ConsoleLogger
+    "client.py",  # the session object: connect, listen, send; prints its own log lines
+    "console.py",  # ConsoleLogger, for code that names it (loaded only then)
     "connect.py",  # how a (re)connect runs: phases, catch-up (loaded for it, freed after)
     "session.py",  # SAS token and TLS to the hub (loaded for a (re)connect, freed after)
     "mqtt.py",  # CONNECT through umqtt.simple, subscriptions (loaded for a (re)connect)

@@ -35,3 +35,16 @@ def test_verbose_run_prints_no_secret():
     c2 = _client("sec-good", os.getenv("IOTC_EMU_GROUP_KEY"), store)
     c2.connect()
     c2.disconnect()
+
+
+def test_default_logging_and_disabled():
+    # No logger given: the client prints ConsoleLogger's lines itself, until DISABLED.
+    c = IoTCClient(os.getenv("IOTC_EMU_SCOPE"), "log-default", IoTCConnectType.SYMM_KEY,
+                   os.getenv("IOTC_EMU_GROUP_KEY"), endpoint=os.getenv("IOTC_EMU_DPS"),
+                   ca_file=os.getenv("IOTC_EMU_CA"))
+    c.connect()
+    print("-- disabled from here --")
+    c.set_log_level(IoTCLogLevel.DISABLED)
+    c.disconnect()
+    c.connect()
+    c.disconnect()
