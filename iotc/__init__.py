@@ -15,8 +15,8 @@ class IoTCError(Exception):
     pass
 
 
-_MODULES = (" certs client connect console dps enums errors inbox link mqtt proto sas session store tls"
-            " topics ")
+_MODULES = (" certs client connect console dps enums errors inbox link mqtt proto resume sas"
+            " session store tls topics ")
 
 
 # Everything else loads on first use: `iotc.X` imports the module that defines X.

@@ -94,13 +94,18 @@ class IoTCClient:
         if self._link is not None:  # connecting again: the current session ends first
             self._link.close()
             self._link = None
-        from iotc import connect
+        import gc
 
-        try:
-            connect.run(self, force_dps)
-        finally:
-            del connect
-            _forget("connect")
+        for name in ("connect", "resume"):  # each freed before the next loads
+            gc.collect()  # the module then fills the lowest holes, not the top of the heap
+            mod = __import__("iotc." + name, None, None, ("run",))
+            try:
+                up = mod.run(self, force_dps)
+            finally:
+                del mod
+                _forget(name)
+            if not up:
+                break
 
     def disconnect(self):
         self._due = None

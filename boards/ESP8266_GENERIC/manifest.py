@@ -15,7 +15,8 @@ FROZEN = (
     "enums.py",  # IoTCConnectType, IoTCEvents, IoTCLogLevel (loaded on first use)
     "client.py",  # the session object: connect, listen, send; prints its own log lines
     "console.py",  # ConsoleLogger, for code that names it (loaded only then)
-    "connect.py",  # how a (re)connect runs: phases, catch-up (loaded for it, freed after)
+    "connect.py",  # how a (re)connect opens the session, in phases (loaded for it, freed after)
+    "resume.py",  # the end of a connect: twin, desired catch-up, resends (loaded for it)
     "session.py",  # SAS token and TLS to the hub (loaded for a (re)connect, freed after)
     "mqtt.py",  # CONNECT through umqtt.simple, subscriptions (loaded for a (re)connect)
     "link.py",  # MQTT packets on the hub socket

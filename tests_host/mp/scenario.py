@@ -3,6 +3,7 @@
 # property (acknowledged) and a command (answered). Prints "SCENARIO OK" and figures. An
 # application as small as a real one: settings from the environment, nothing else loaded.
 import gc
+import micropython
 import os
 import time
 
@@ -33,6 +34,7 @@ def main():
         time.sleep_ms(2)
     gc.collect()
     print("heap at end", gc.mem_alloc())
+    micropython.qstr_info()  # interned names: past 300 the table takes a 3.5 KB block
     c.disconnect()
     print("SCENARIO OK")
 
