@@ -155,8 +155,8 @@ def test_provisioning_module_is_freed_after_connect():
 
     c = client("dps-freed")
     c.connect()
-    for name in ("iotc.dps", "iotc.session", "iotc.mqtt", "iotc.connect", "iotc.sas", "iotc.tls",
-                 "umqtt.simple", "umqtt", "ssl"):
+    for name in ("iotc.dps", "iotc.session", "iotc.mqtt", "iotc.connect", "iotc.resume",
+                 "iotc.sas", "iotc.tls", "umqtt.simple", "umqtt", "ssl"):
         if name in sys.modules:
             raise AssertionError(name + " still loaded")
     c.disconnect()
