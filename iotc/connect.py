@@ -15,6 +15,7 @@ from iotc import IoTCError, _forget
 from iotc.errors import AuthError
 
 _MAX_HUB_FAILURES = const(10)  # then provision again (PROTOCOL.md §6)
+_DPS_TOKEN_TTL = const(3600)
 
 
 def run(client, force_dps):
@@ -31,7 +32,7 @@ def run(client, force_dps):
         while True:
             if dps:
                 client._log("provisioning {} through {}", client.device_id, client.endpoint)
-                _phase(client, "dps")
+                _phase(client, "dps", _registration_token(client))
             try:
                 _phase(client, "mqtt", *_phase(client, "session"))
                 return True
@@ -67,6 +68,19 @@ def open_tls(client, host, port, name):
     except BaseException:
         s.close()
         raise
+
+
+def _registration_token(client):
+    # Signed before iotc.dps loads, so the signing code and DPS's are never in RAM together.
+    gc.collect()
+    from iotc.sas import token, unix_time
+
+    try:
+        return token("{}/registrations/{}".format(client.id_scope, client.device_id),
+                     client._key, unix_time() + _DPS_TOKEN_TTL, "registration")
+    finally:
+        del token, unix_time
+        _forget("sas", "topics")
 
 
 def _phase(client, name, *args):

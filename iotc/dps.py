@@ -1,20 +1,17 @@
 # iotc dps: provisioning through Azure DPS over raw-socket HTTPS. Loaded while it runs.
 # MIT license; Copyright (c) 2026 the iotc authors
 
-import gc
 import json
 import time
 
 from micropython import const
 
-from iotc import _forget
 from iotc.connect import open_tls
 from iotc.errors import AuthError, ProvisioningError
 
 _MAX_POLLS = 10  # a module global, so a test can lower it
 _MAX_THROTTLED = const(3)
 _DEFAULT_WAIT = const(2)  # seconds, when DPS gives no Retry-After (as the Python SDK)
-_TOKEN_TTL = const(3600)
 
 
 def _line(s, status):
@@ -110,20 +107,13 @@ def _error(status, wait, body):
     return ProvisioningError(text, status, code, wait)
 
 
-def register(client):
+def register(client, auth):
     # -> (assigned hub, device id). Blocks while DPS assigns, waiting as long as it asks.
-    from iotc.sas import token, unix_time
-    from iotc.topics import quote
-
+    # auth: the registration's SAS token, signed by iotc.connect before this module loaded.
     reg_id = client.device_id
-    scope = client.id_scope
     host, _, port = client.endpoint.partition(":")
-    base = "/{}/registrations/{}".format(scope, quote(reg_id))
-    auth = token("{}/registrations/{}".format(scope, reg_id), client._key, unix_time() + _TOKEN_TTL,
-                 "registration")
-    del token, unix_time, quote
-    _forget("sas", "topics")  # signing is done: free it before the TLS handshake
-    gc.collect()
+    # A device id is letters, digits and "-._:" (checked by IoTCClient): ":" is the one to quote.
+    base = "/{}/registrations/{}".format(client.id_scope, reg_id.replace(":", "%3A"))
     payload = {"registrationId": reg_id}
     model_id = client.model_id
     if model_id:
@@ -187,9 +177,9 @@ def register(client):
             sock.close()
 
 
-def run(client):
+def run(client, auth):
     # The provisioning phase of a connect: register, then keep the assignment (and cache it).
-    hub, dev = client._assigned = register(client)
+    hub, dev = client._assigned = register(client, auth)
     client._failures = 0
     if client.storage:
         from iotc.store import Credentials
