@@ -15,7 +15,7 @@ class IoTCError(Exception):
     pass
 
 
-_MODULES = (" certs client connect console dps enums errors inbox link mqtt proto resume sas"
+_MODULES = (" certs client command connect console dps enums errors inbox link mqtt proto resume sas"
             " session store tls topics ")
 
 
@@ -28,7 +28,7 @@ def __getattr__(name):
     elif name == "ConsoleLogger":
         mod = "console"
     elif name == "Command":
-        mod = "inbox"
+        mod = "command"
     elif name in ("AuthError", "ProvisioningError"):
         mod = "errors"
     elif name in ("Credentials", "FileStorage", "MemoryStorage"):

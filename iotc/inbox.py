@@ -1,18 +1,10 @@
-# iotc inbox: what the hub sends (twin answers, desired patches, commands, C2D) -> callbacks
+# iotc inbox: what the hub sends -> callbacks: twin answers and desired properties here,
+# commands and C2D through iotc.command (loaded with the first one).
 # MIT license; Copyright (c) 2026 the iotc authors
 
 import json
 
 from iotc import proto
-
-
-class Command:
-    def __init__(self, name, value, component_name, request_id):
-        self.name = name
-        self.value = self.payload = value  # .payload: the name micropython-iotc 1.1 used
-        self.component_name = component_name
-        self.request_id = request_id
-        self.acked = False
 
 
 def on_publish(client, op, body):
@@ -40,9 +32,13 @@ def on_publish(client, op, body):
             for comp, name, value in proto.desired_items(patch):
                 on_property(client, comp, name, value, version)
         elif kind == 3:  # a command
-            _command(client, a, b, payload)
+            from iotc.command import on_command
+
+            on_command(client, a, b, payload)
         elif kind == 4:  # C2D
-            _c2d(client, a, payload)
+            from iotc.command import on_c2d
+
+            on_c2d(client, a, payload)
         else:
             client._log("ignored a message on an unknown topic {}", topic)
     except OSError:
@@ -76,49 +72,6 @@ def _twin_answer(client, status, rid, payload):
         client._log("reported property answered {}; will resend", status)
     else:
         client._log("reported property refused: {}", status)
-
-
-def _value(payload):
-    if not payload:
-        return None
-    try:
-        return json.loads(payload)
-    except ValueError:
-        return bytes(payload).decode()
-
-
-def _command(client, name, rid, payload):
-    comp, cmd = proto.split_command(name)
-    command = Command(cmd, _value(payload), comp, rid)
-    cb = client._events.get(2)  # IoTCEvents.COMMANDS
-    if cb is None:
-        _respond(client, command, {"error": "no handler for commands"}, 501)
-        return
-    try:
-        ret = cb(command, lambda c, payload=None, status=200: _respond(client, c, payload, status))
-    except Exception as e:
-        client._log("command {} failed: {!r}", cmd, e)
-        _respond(client, command, {"error": str(e)}, 500)
-        return
-    if not command.acked and ret is not None:
-        _respond(client, command, ret, 200)
-
-
-def _respond(client, command, payload, status):
-    if command.acked:
-        return
-    command.acked = True
-    topic = "$iothub/methods/res/{}/?$rid={}".format(status, command.request_id).encode()
-    client._link.publish(topic, b"" if payload is None else payload)
-
-
-def _c2d(client, props, payload):
-    # IoT Central offline commands: method-name names the command (legacy "Commands:" prefix).
-    name = props.get("method-name") or ""
-    comp, cmd = proto.split_command(name.split(":")[-1])
-    cb = client._events.get(3)  # IoTCEvents.ENQUEUED_COMMANDS
-    if cb is not None:
-        cb(Command(cmd, _value(payload), comp, props.get("$.mid")))
 
 
 def on_property(client, comp, name, value, version):

@@ -20,7 +20,8 @@ FROZEN = (
     "session.py",  # SAS token and TLS to the hub (loaded for a (re)connect, freed after)
     "mqtt.py",  # CONNECT through umqtt.simple, subscriptions (loaded for a (re)connect)
     "link.py",  # MQTT packets on the hub socket
-    "inbox.py",  # twin answers, desired properties, commands, C2D
+    "inbox.py",  # twin answers, desired properties
+    "command.py",  # commands and C2D (loaded with the first one)
     "proto.py",  # what the hub sends, understood: topic classification, acks (pure)
     "topics.py",  # what the device sends: hub username, telemetry topics, property bags (pure)
     "sas.py",  # HMAC-SHA256, device-key derivation, SAS tokens

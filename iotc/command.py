@@ -1,0 +1,60 @@
+# iotc command: commands (direct methods) and offline commands (C2D) -> the callbacks, and
+# their answers. Loaded by iotc.inbox with the first one, so a device that gets none never
+# holds this code.
+# MIT license; Copyright (c) 2026 the iotc authors
+
+import json
+
+from iotc import proto
+
+
+class Command:
+    def __init__(self, name, value, component_name, request_id):
+        self.name = name
+        self.value = self.payload = value  # .payload: the name micropython-iotc 1.1 used
+        self.component_name = component_name
+        self.request_id = request_id
+        self.acked = False
+
+
+def _value(payload):
+    if not payload:
+        return None
+    try:
+        return json.loads(payload)
+    except ValueError:
+        return bytes(payload).decode()
+
+
+def on_command(client, name, rid, payload):
+    comp, cmd = proto.split_command(name)
+    command = Command(cmd, _value(payload), comp, rid)
+    cb = client._events.get(2)  # IoTCEvents.COMMANDS
+    if cb is None:
+        _respond(client, command, {"error": "no handler for commands"}, 501)
+        return
+    try:
+        ret = cb(command, lambda c, payload=None, status=200: _respond(client, c, payload, status))
+    except Exception as e:
+        client._log("command {} failed: {!r}", cmd, e)
+        _respond(client, command, {"error": str(e)}, 500)
+        return
+    if not command.acked and ret is not None:
+        _respond(client, command, ret, 200)
+
+
+def _respond(client, command, payload, status):
+    if command.acked:
+        return
+    command.acked = True
+    topic = "$iothub/methods/res/{}/?$rid={}".format(status, command.request_id).encode()
+    client._link.publish(topic, b"" if payload is None else payload)
+
+
+def on_c2d(client, props, payload):
+    # IoT Central offline commands: method-name names the command (legacy "Commands:" prefix).
+    name = props.get("method-name") or ""
+    comp, cmd = proto.split_command(name.split(":")[-1])
+    cb = client._events.get(3)  # IoTCEvents.ENQUEUED_COMMANDS
+    if cb is not None:
+        cb(Command(cmd, _value(payload), comp, props.get("$.mid")))
