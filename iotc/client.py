@@ -105,7 +105,11 @@ class IoTCClient:
                 del mod
                 _forget(name)
             if not up:
-                break
+                return
+        if self._twin:  # iotc.resume freed first
+            from iotc.inbox import sync_desired
+
+            sync_desired(self)
 
     def disconnect(self):
         self._due = None

@@ -91,3 +91,13 @@ def on_property(client, comp, name, value, version):
             value = ret
     client.send_property(proto.ack(comp, name, value, version, status, desc))
 
+
+def sync_desired(client):
+    # After a connect: hand over each desired property of the twin newer than what the device
+    # acknowledged, so a device that was off catches up.
+    desired = client._twin.get("desired") or {}
+    reported = client._twin.get("reported") or {}
+    version = desired.get("$version", 0)
+    for comp, name, value in proto.desired_items(desired):
+        if proto.reported_version(reported, comp, name) < version:
+            on_property(client, comp, name, value, version)

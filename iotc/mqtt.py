@@ -1,10 +1,9 @@
 # iotc mqtt: the MQTT session on the hub's TLS connection, loaded for a (re)connect and freed
-# after: CONNECT through umqtt.simple, the subscriptions, the twin request.
+# after: CONNECT through umqtt.simple, which is loaded only for it.
 # MIT license; Copyright (c) 2026 the iotc authors
 
 import gc
 import sys
-import time
 
 from iotc import IoTCError
 from iotc.errors import AuthError
@@ -85,42 +84,4 @@ def run(client, sock, dev, host, user, password):
     gc.collect()
     from iotc.link import Link
 
-    c2d = client._c2d_prefix
-    subs = (b"$iothub/methods/POST/#", b"$iothub/twin/res/#",
-            b"$iothub/twin/PATCH/properties/desired/#", (c2d + "#").encode())
-    client._twin_rid = rid = str(client._next_id())
-    ttl = client.token_ttl
-    renew_at = time.ticks_add(time.ticks_ms(), (ttl - min(300, ttl // 5 + 1)) * 1000)
-    link = client._link = Link(sock)
-    try:
-        _subscribe(link, subs, client._next_id())
-        # The answer is read by iotc.connect, this module freed.
-        link.publish("$iothub/twin/GET/?$rid={}".format(rid).encode(), b"")
-    except OSError:
-        client._link = None
-        link.close()
-        raise
-    client._due = renew_at
-
-
-def _subscribe(link, topics, pid):
-    # One SUBSCRIBE for all filters (bytes), QoS 1 each; the SUBACK comes through poll().
-    from iotc.link import _encode_len
-
-    rem = 2
-    for f in topics:
-        rem += 3 + len(f)
-    buf = link._room(rem + 5)
-    buf[0] = 0x82
-    i = _encode_len(buf, rem)
-    buf[i] = pid >> 8
-    buf[i + 1] = pid & 0xFF
-    i += 2
-    for f in topics:
-        n = len(f)
-        buf[i] = n >> 8
-        buf[i + 1] = n & 0xFF
-        buf[i + 2 : i + 2 + n] = f
-        buf[i + 2 + n] = 1
-        i += 3 + n
-    link.write(buf, i)
+    client._link = Link(sock)  # iotc.resume subscribes, with this module freed

@@ -1,6 +1,6 @@
-# iotc resume: the end of a (re)connect, loaded once the session is up (iotc.connect freed) and
-# freed after: the twin answer, the desired properties newer than what the device
-# acknowledged, then what the hub never acknowledged and what waited while offline.
+# iotc resume: the end of a (re)connect, loaded once the MQTT session is up (iotc.connect and
+# iotc.mqtt freed) and freed after: the subscriptions, the twin, then what the hub never
+# acknowledged and what waited while offline.
 # MIT license; Copyright (c) 2026 the iotc authors
 
 import time
@@ -12,17 +12,19 @@ _TWIN_TIMEOUT_MS = const(10000)
 
 def run(client, force_dps):
     # force_dps None: a reconnect, whose failures go to client._lost() instead of raising.
+    link = client._link
     try:
-        _await_twin(client)
+        _start(client, link)
+        _await_twin(client, link)
     except OSError as e:
+        client._link = None
+        link.close()
         if force_dps is not None:
             raise
         client._lost(e)
         return
     client._failures = 0
     client._emit(4, True, "connected")  # IoTCEvents.CONNECTION
-    if client._twin:
-        _sync_desired(client)
     try:
         for packet in client._inflight.values():
             client._link.republish(packet)
@@ -34,32 +36,45 @@ def run(client, force_dps):
             client._publish(*item)
     except OSError as e:
         client._lost(e)
+        return
+    return True  # the client then hands over newer desired properties (iotc.inbox)
 
 
-def _await_twin(client):
-    # The answer to the twin GET that iotc.mqtt sent.
-    link = client._link
+def _start(client, link):
+    # One SUBSCRIBE for all the topics (QoS 1 each; the SUBACK comes through poll()), the twin
+    # request, and when to renew the SAS token.
+    ttl = client.token_ttl
+    client._due = time.ticks_add(time.ticks_ms(), (ttl - min(300, ttl // 5 + 1)) * 1000)
+    topics = (b"$iothub/methods/POST/#", b"$iothub/twin/res/#",
+              b"$iothub/twin/PATCH/properties/desired/#", (client._c2d_prefix + "#").encode())
+    from iotc.link import _encode_len
+
+    rem = 2
+    for f in topics:
+        rem += 3 + len(f)
+    buf = link._room(rem + 5)
+    buf[0] = 0x82
+    i = _encode_len(buf, rem)
+    pid = client._next_id()
+    buf[i] = pid >> 8
+    buf[i + 1] = pid & 0xFF
+    i += 2
+    for f in topics:
+        n = len(f)
+        buf[i] = n >> 8
+        buf[i + 1] = n & 0xFF
+        buf[i + 2 : i + 2 + n] = f
+        buf[i + 2 + n] = 1
+        i += 3 + n
+    link.write(buf, i)
+    client._twin_rid = rid = str(client._next_id())
+    link.publish("$iothub/twin/GET/?$rid={}".format(rid).encode(), b"")
+
+
+def _await_twin(client, link):
     t0 = time.ticks_ms()
-    try:
-        while client._twin_rid is not None:
-            if time.ticks_diff(time.ticks_ms(), t0) > _TWIN_TIMEOUT_MS:
-                raise OSError("no twin from the hub")
-            if not client._handle(link.poll()):
-                time.sleep_ms(2)
-    except OSError:
-        client._link = None
-        link.close()
-        raise
-
-
-def _sync_desired(client):
-    # Hand over each desired property newer than what the device acknowledged.
-    from iotc.inbox import on_property
-    from iotc.proto import desired_items, reported_version
-
-    desired = client._twin.get("desired") or {}
-    reported = client._twin.get("reported") or {}
-    version = desired.get("$version", 0)
-    for comp, name, value in desired_items(desired):
-        if reported_version(reported, comp, name) < version:
-            on_property(client, comp, name, value, version)
+    while client._twin_rid is not None:
+        if time.ticks_diff(time.ticks_ms(), t0) > _TWIN_TIMEOUT_MS:
+            raise OSError("no twin from the hub")
+        if not client._handle(link.poll()):
+            time.sleep_ms(2)
