@@ -15,7 +15,7 @@ class IoTCError(Exception):
     pass
 
 
-_MODULES = (" certs client command connect console dps enums errors inbox link mqtt proto resume sas"
+_MODULES = (" certs client command connect console dps enums inbox link mqtt proto resume sas"
             " session store tls topics ")
 
 
@@ -23,14 +23,12 @@ _MODULES = (" certs client command connect console dps enums errors inbox link m
 def __getattr__(name):
     if name in ("IoTCConnectType", "IoTCEvents", "IoTCLogLevel"):
         mod = "enums"
-    elif name == "IoTCClient":
+    elif name in ("IoTCClient", "AuthError", "ProvisioningError"):
         mod = "client"
     elif name == "ConsoleLogger":
         mod = "console"
     elif name == "Command":
         mod = "command"
-    elif name in ("AuthError", "ProvisioningError"):
-        mod = "errors"
     elif name in ("Credentials", "FileStorage", "MemoryStorage"):
         mod = "store"
     elif " " + name + " " in _MODULES:

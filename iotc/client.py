@@ -1,5 +1,6 @@
-# iotc client: the part of the session that stays in RAM: listen, send, heal.
-# Connecting (iotc.connect, iotc.session) and provisioning (iotc.dps) load only while they run.
+# iotc client: the part of the session that stays in RAM: listen, send, heal; and the errors
+# a caller may want to tell apart. Connecting (iotc.connect and its phases) and provisioning
+# (iotc.dps) load only while they run.
 # MIT license; Copyright (c) 2026 the iotc authors
 
 import time
@@ -11,6 +12,21 @@ from iotc import IoTCError, _forget
 _MAX_INFLIGHT = const(16)
 _MAX_QUEUED = const(32)  # messages kept while offline
 _DRAIN = const(8)  # packets handled per listen() call
+
+
+class AuthError(IoTCError):
+    # The hub or DPS refused our credentials (CONNACK 4/5, HTTP 401/403).
+    pass
+
+
+class ProvisioningError(IoTCError):
+    # status: HTTP status (0 when the answer was not HTTP); code: DPS errorCode or None;
+    # retry_after: seconds the service asked us to wait, or None.
+    def __init__(self, message, status=0, code=None, retry_after=None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.retry_after = retry_after
 
 
 class IoTCClient:

@@ -12,7 +12,7 @@ import socket
 from micropython import const
 
 from iotc import IoTCError, _forget
-from iotc.errors import AuthError
+from iotc.client import AuthError
 
 _MAX_HUB_FAILURES = const(10)  # then provision again (PROTOCOL.md §6)
 _DPS_TOKEN_TTL = const(3600)
@@ -49,7 +49,7 @@ def run(client, force_dps):
         client._lost(e)
 
 
-def open_tls(client, host, port, name):
+def open_tls(client, host, port):
     # A TLS socket to host:port, checked against the client's trust (SNI and hostname too).
     ai = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
     s = socket.socket(ai[0], socket.SOCK_STREAM, ai[2])
@@ -64,7 +64,7 @@ def open_tls(client, host, port, name):
         return wrap(s, host, trust)
     except ValueError as e:  # what mbedTLS raises when the certificate does not verify
         s.close()
-        raise IoTCError("TLS: {} certificate is not trusted ({})".format(name, e))
+        raise IoTCError("TLS: the certificate of {} is not trusted ({})".format(host, e))
     except BaseException:
         s.close()
         raise

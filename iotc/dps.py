@@ -7,7 +7,7 @@ import time
 from micropython import const
 
 from iotc.connect import open_tls
-from iotc.errors import AuthError, ProvisioningError
+from iotc.client import AuthError, ProvisioningError
 
 _MAX_POLLS = 10  # a module global, so a test can lower it
 _MAX_THROTTLED = const(3)
@@ -126,7 +126,7 @@ def register(client, auth):
         for _ in range(_MAX_POLLS + _MAX_THROTTLED + 1):
             fresh = sock is None
             if fresh:
-                sock = open_tls(client, host, int(port or 443), "the DPS")
+                sock = open_tls(client, host, int(port or 443))
             try:
                 sock.write(
                     "{} {}?api-version=2021-06-01 HTTP/1.1\r\nHost: {}\r\nAuthorization: {}\r\n"

@@ -6,7 +6,7 @@ import gc
 import sys
 
 from iotc import IoTCError
-from iotc.errors import AuthError
+from iotc.client import AuthError
 
 
 class _Handover:

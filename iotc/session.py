@@ -25,4 +25,4 @@ def run(client):
     del sas, topics
     _forget("sas", "topics")
     gc.collect()
-    return open_tls(client, host, int(port or 8883), "the hub's"), dev, host, user, password
+    return open_tls(client, host, int(port or 8883)), dev, host, user, password

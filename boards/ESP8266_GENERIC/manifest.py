@@ -13,7 +13,7 @@ include("$(BOARD_DIR)/manifest_2MiB.py")
 FROZEN = (
     "__init__.py",  # the version, IoTCError, the lazy loader: `import iotc`
     "enums.py",  # IoTCConnectType, IoTCEvents, IoTCLogLevel (loaded on first use)
-    "client.py",  # the session object: connect, listen, send; prints its own log lines
+    "client.py",  # the session object: connect, listen, send; AuthError, ProvisioningError
     "console.py",  # ConsoleLogger, for code that names it (loaded only then)
     "connect.py",  # how a (re)connect opens the session, in phases (loaded for it, freed after)
     "resume.py",  # the end of a connect: twin, desired catch-up, resends (loaded for it)
@@ -29,7 +29,6 @@ FROZEN = (
     "tls.py",  # trust settings; raises the clear "cannot verify" error on axTLS
     "certs.py",  # Azure roots as DER; axTLS cannot use them, but tls.py reaches the clear
     # error through them (verify=True, no ca_file), and constants stay in flash
-    "errors.py",  # AuthError, ProvisioningError
     "store.py",  # FileStorage: skip DPS at boot, saving a TLS handshake and its heap
 )
 # Left out on purpose, with the reason. Nothing yet: every current module is on the path of

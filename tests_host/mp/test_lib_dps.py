@@ -4,7 +4,7 @@ import time
 
 import emuctl
 from iotc import IoTCConnectType, IoTCError
-from iotc.errors import AuthError, ProvisioningError
+from iotc import AuthError, ProvisioningError
 from libutil import client, device, eq
 
 OTHER_KEY = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMA=="
