@@ -59,7 +59,7 @@ def mqtt_connect(sock, client_id, host, user, password, keepalive):
             "?", "bad protocol", "client id rejected", "server unavailable",
             "bad username or password", "not authorized")[code if 0 < code < 6 else 0])
         raise (AuthError if code in (4, 5) else IoTCError)(msg)
-    except (OSError, IoTCError):
+    except (OSError, IoTCError, MemoryError):
         raise
     except Exception as e:  # a CONNACK umqtt.simple could not read
         raise OSError("MQTT connect to {} failed: {!r}".format(host, e))
