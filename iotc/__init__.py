@@ -15,7 +15,7 @@ class IoTCError(Exception):
     pass
 
 
-_MODULES = (" certs client command connect console dps enums inbox link mqtt proto resume sas"
+_MODULES = (" certs client command connect console desired dps enums inbox link mqtt proto resume sas"
             " session store tls topics ")
 
 

@@ -123,9 +123,13 @@ class IoTCClient:
             if not up:
                 return
         if self._twin:  # iotc.resume freed first
-            from iotc.inbox import sync_desired
+            from iotc.desired import catch_up
 
-            sync_desired(self)
+            try:
+                catch_up(self)
+            finally:
+                del catch_up
+                _forget("desired")
 
     def disconnect(self):
         self._due = None

@@ -1,6 +1,6 @@
 # iotc command: commands (direct methods) and offline commands (C2D) -> the callbacks, and
-# their answers. Loaded by iotc.inbox with the first one, so a device that gets none never
-# holds this code.
+# their answers. Loaded by iotc.inbox for each one and freed after (an ack kept for later keeps
+# what it needs).
 # MIT license; Copyright (c) 2026 the iotc authors
 
 import json

@@ -1,10 +1,10 @@
-# iotc inbox: what the hub sends -> callbacks: twin answers and desired properties here,
-# commands and C2D through iotc.command (loaded with the first one).
+# iotc inbox: what the hub sends -> callbacks. Twin answers here; desired properties
+# (iotc.desired) and commands (iotc.command) through modules loaded for the one message.
 # MIT license; Copyright (c) 2026 the iotc authors
 
 import json
 
-from iotc import proto
+from iotc import _forget, proto
 
 
 def on_publish(client, op, body):
@@ -27,10 +27,9 @@ def on_publish(client, op, body):
         if kind == 1:  # a twin answer
             _twin_answer(client, a, b, payload)
         elif kind == 2:  # a desired patch
-            patch = json.loads(payload)
-            version = patch.get("$version", a)
-            for comp, name, value in proto.desired_items(patch):
-                on_property(client, comp, name, value, version)
+            from iotc.desired import on_patch
+
+            on_patch(client, json.loads(payload), a)
         elif kind == 3:  # a command
             from iotc.command import on_command
 
@@ -45,6 +44,8 @@ def on_publish(client, op, body):
         raise
     except Exception as e:
         client._log("skipped a message ({!r})", e)
+    finally:
+        _forget("desired", "command")  # loaded for one message: the GC has them back
     if pid:
         client._link.write(bytes((0x40, 2, pid >> 8, pid & 0xFF)), 4)  # PUBACK
 
@@ -72,32 +73,3 @@ def _twin_answer(client, status, rid, payload):
         client._log("reported property answered {}; will resend", status)
     else:
         client._log("reported property refused: {}", status)
-
-
-def on_property(client, comp, name, value, version):
-    # Hand a desired property to the callback; its return value is acknowledged (ac 200),
-    # None/False is not, an exception is acknowledged as a device error (ac 500).
-    cb = client._events.get(1)  # IoTCEvents.PROPERTIES
-    status, desc = 200, "completed"
-    if cb is not None:
-        try:
-            ret = cb(name, value, comp)
-        except Exception as e:
-            client._log("property callback failed: {!r}", e)
-            ret, status, desc = value, 500, "device error: {}".format(e)
-        if ret is None or ret is False:
-            return
-        if ret is not True:
-            value = ret
-    client.send_property(proto.ack(comp, name, value, version, status, desc))
-
-
-def sync_desired(client):
-    # After a connect: hand over each desired property of the twin newer than what the device
-    # acknowledged, so a device that was off catches up.
-    desired = client._twin.get("desired") or {}
-    reported = client._twin.get("reported") or {}
-    version = desired.get("$version", 0)
-    for comp, name, value in proto.desired_items(desired):
-        if proto.reported_version(reported, comp, name) < version:
-            on_property(client, comp, name, value, version)

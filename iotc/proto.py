@@ -1,5 +1,5 @@
-# iotc proto: what the hub sends, understood: topic classification, property bags, desired
-# properties, and the answers IoT Central expects. Pure functions, no I/O.
+# iotc proto: what the hub sends, understood: topic classification, property bags, command
+# names. Pure functions, no I/O (desired properties: iotc.desired).
 # MIT license; Copyright (c) 2026 the iotc authors
 
 from micropython import const
@@ -67,43 +67,3 @@ def split_command(name):
     # IoT Central names component commands "component*command".
     comp, star, cmd = name.partition("*")
     return (comp, cmd) if star else (None, name)
-
-
-def desired_items(desired):
-    # Yield (component, name, value) for each property of a desired document or patch.
-    # Components carry "__t": "c"; values may be raw or wrapped as {"value": v} (older apps).
-    for name in desired:
-        if name.startswith("$"):  # not name[0]: a one-character str is interned, for good
-            continue
-        value = desired[name]
-        comp = None
-        if isinstance(value, dict) and value.get("__t") == "c":
-            comp = name
-            props = value
-        else:
-            props = {name: value}
-        for prop in props:
-            if prop != "__t" and not prop.startswith("$"):
-                v = props[prop]
-                if isinstance(v, dict) and len(v) == 1 and "value" in v:
-                    v = v["value"]
-                yield comp, prop, v
-
-
-def reported_version(reported, component, name):
-    # The desired version last acknowledged for a property, or -1.
-    if component is not None:
-        reported = reported.get(component)
-    entry = reported.get(name) if isinstance(reported, dict) else None
-    av = entry.get("av") if isinstance(entry, dict) else None
-    return av if isinstance(av, int) else -1
-
-
-def ack(component, name, value, version, status=200, description=None):
-    # The reported patch IoT Central expects for a writable property.
-    entry = {"value": value, "ac": status, "av": version}
-    if description:
-        entry["ad"] = description
-    if component is not None:
-        return {component: {"__t": "c", name: entry}}
-    return {name: entry}

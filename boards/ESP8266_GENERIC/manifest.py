@@ -20,9 +20,10 @@ FROZEN = (
     "session.py",  # SAS token and TLS to the hub (loaded for a (re)connect, freed after)
     "mqtt.py",  # CONNECT through umqtt.simple, subscriptions (loaded for a (re)connect)
     "link.py",  # MQTT packets on the hub socket
-    "inbox.py",  # twin answers, desired properties
-    "command.py",  # commands and C2D (loaded with the first one)
-    "proto.py",  # what the hub sends, understood: topic classification, acks (pure)
+    "inbox.py",  # what the hub sends: twin answers here, the rest through the next two
+    "desired.py",  # writable properties, acknowledged (loaded for each patch, and after connect)
+    "command.py",  # commands and C2D (loaded for each one)
+    "proto.py",  # what the hub sends, understood: topic classification (pure)
     "topics.py",  # what the device sends: hub username, telemetry topics, property bags (pure)
     "sas.py",  # HMAC-SHA256, device-key derivation, SAS tokens
     "dps.py",  # provisioning; also needed after a reboot unless FileStorage cached it

@@ -1,5 +1,5 @@
 # Pure protocol functions: topics, property bags, classification, IoT Central payloads.
-from iotc import proto, topics
+from iotc import desired, proto, topics
 
 
 def eq(a, b):
@@ -63,22 +63,22 @@ def test_desired_items_components_and_legacy_wrapper():
     patch = {"fanSpeed": 3, "legacy": {"value": 7},
              "thermostat1": {"__t": "c", "targetTemperature": 21.5, "$x": 1},
              "obj": {"a": 1, "b": 2}, "$version": 9}
-    got = sorted(proto.desired_items(patch), key=lambda t: t[1])
+    got = sorted(desired.desired_items(patch), key=lambda t: t[1])
     eq(got, [(None, "fanSpeed", 3), (None, "legacy", 7), (None, "obj", {"a": 1, "b": 2}),
              ("thermostat1", "targetTemperature", 21.5)])
 
 
 def test_reported_version():
     rep = {"fan": {"value": 1, "ac": 200, "av": 4}, "c1": {"__t": "c", "p": {"av": 2}}, "x": 5}
-    eq(proto.reported_version(rep, None, "fan"), 4)
-    eq(proto.reported_version(rep, "c1", "p"), 2)
-    eq(proto.reported_version(rep, None, "x"), -1)
-    eq(proto.reported_version(rep, "nope", "p"), -1)
+    eq(desired.reported_version(rep, None, "fan"), 4)
+    eq(desired.reported_version(rep, "c1", "p"), 2)
+    eq(desired.reported_version(rep, None, "x"), -1)
+    eq(desired.reported_version(rep, "nope", "p"), -1)
 
 
 def test_ack_payloads():
-    eq(proto.ack(None, "fan", 3, 4), {"fan": {"value": 3, "ac": 200, "av": 4}})
-    eq(proto.ack("c1", "p", 1, 2, 500, "bad"),
+    eq(desired.ack(None, "fan", 3, 4), {"fan": {"value": 3, "ac": 200, "av": 4}})
+    eq(desired.ack("c1", "p", 1, 2, 500, "bad"),
        {"c1": {"__t": "c", "p": {"value": 1, "ac": 500, "av": 2, "ad": "bad"}}})
 
 

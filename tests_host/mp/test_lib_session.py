@@ -221,6 +221,32 @@ def test_command_answered_with_callback_status_and_payload():
     c.disconnect()
 
 
+def test_command_answered_later_and_handlers_freed():
+    # The ack may be kept and called after the callback returned (from the main loop). The
+    # command and desired-property modules are freed after each message either way.
+    import sys
+
+    c = _connected("sess-later")
+    kept = []
+    c.on(IoTCEvents.COMMANDS, lambda command, ack: kept.append((command, ack)))
+    c.on(IoTCEvents.PROPERTIES, lambda n, v, comp: True)
+    cid = emuctl.call("POST", "/devices/sess-later/methods/slow?wait=0&timeout=10",
+                      {"n": 1})[1]["id"]
+    emuctl.call("POST", "/devices/sess-later/desired", {"x": 1})
+    wait(lambda: kept and "x" in device("sess-later")["twin"]["reported"], c,
+         what="the command and the property's ack")
+    for name in ("iotc.command", "iotc.desired"):
+        if name in sys.modules:
+            raise AssertionError(name + " still loaded")
+    command, ack = kept[0]
+    ack(command, {"done": command.value["n"]})
+    res = []
+    wait(lambda: res.append(emuctl.call("GET", "/methods/" + cid)[1]) or res[-1].get("done"), c,
+         what="result")
+    eq((res[-1]["status"], res[-1]["payload"]), (200, {"done": 1}))
+    c.disconnect()
+
+
 def test_command_without_handler_gets_501():
     c = _connected("sess-nohandler")
     cid = emuctl.call("POST", "/devices/sess-nohandler/methods/x?wait=0&timeout=10", {})[1]["id"]
