@@ -40,7 +40,9 @@ def on_publish(client, op, body):
             on_c2d(client, a, payload)
         else:
             client._log("ignored a message on an unknown topic {}", topic)
-    except OSError:
+    except (OSError, MemoryError):
+        # Not the message's fault: the link failed, or the heap is full. listen() reports it;
+        # with no PUBACK, the hub sends a QoS 1 message again.
         raise
     except Exception as e:
         client._log("skipped a message ({!r})", e)

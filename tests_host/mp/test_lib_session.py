@@ -247,6 +247,39 @@ def test_command_answered_later_and_handlers_freed():
     c.disconnect()
 
 
+def test_heap_full_while_handling_is_raised_not_skipped():
+    # OutOfHeap stands in for iotc.desired and raises MemoryError, as a device whose heap is
+    # full would at that import (the exact point cannot be provoked for real). listen() raises
+    # it, not a silent "skipped a message"; the session goes on with the real module after.
+    import sys
+    import time
+
+    class OutOfHeap:
+        @staticmethod
+        def on_patch(client, patch, version):
+            raise MemoryError("stand-in: heap full")
+
+    c = _connected("sess-heapfull")
+    got = []
+    c.on(IoTCEvents.PROPERTIES, lambda n, v, comp: got.append(n) or True)
+    sys.modules["iotc.desired"] = OutOfHeap
+    emuctl.call("POST", "/devices/sess-heapfull/desired", {"a": 1})
+    raised = []
+    t0 = time.ticks_ms()
+    while not raised and time.ticks_diff(time.ticks_ms(), t0) < 10000:
+        try:
+            c.listen()
+        except MemoryError as e:
+            raised.append(e)
+        time.sleep_ms(5)
+    if not raised or "skipped" in c.logger.text():
+        raise AssertionError("MemoryError not raised: " + c.logger.text())
+    emuctl.call("POST", "/devices/sess-heapfull/desired", {"b": 2})
+    wait(lambda: "b" in got, c, what="the next patch, handled")
+    eq(c.is_connected(), True)
+    c.disconnect()
+
+
 def test_command_without_handler_gets_501():
     c = _connected("sess-nohandler")
     cid = emuctl.call("POST", "/devices/sess-nohandler/methods/x?wait=0&timeout=10", {})[1]["id"]
