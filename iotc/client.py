@@ -110,6 +110,9 @@ class IoTCClient:
         if self._link is not None:  # connecting again: the current session ends first
             self._link.close()
             self._link = None
+        # What handles incoming messages is loaded again by the first one: a reconnect's
+        # phases then have its heap too.
+        _forget("inbox", "proto")
         import gc
 
         for name in ("connect", "resume"):  # each freed before the next loads
