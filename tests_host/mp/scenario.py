@@ -1,7 +1,8 @@
 # The device side of the memory scenario (tests_host/memscenario.py plays the cloud's part):
 # provision, connect, N telemetry messages, a reported property, then wait for a desired
-# property (acknowledged) and a command (answered). Prints "SCENARIO OK" and figures. An
-# application as small as a real one: settings from the environment, nothing else loaded.
+# property (acknowledged) and a command (answered). With SCENARIO_RECONNECT=1 the cloud then
+# drops the connection: the client must reconnect and send once more. Prints "SCENARIO OK"
+# and figures. An application as small as a real one: settings from the environment.
 import gc
 import micropython
 import os
@@ -19,6 +20,8 @@ def main():
     done = []
     c.on(IoTCEvents.PROPERTIES, lambda name, value, comp: done.append(name) or True)
     c.on(IoTCEvents.COMMANDS, lambda cmd, ack: done.append(cmd.name) or ack(cmd, {"ok": 1}))
+    ups = []
+    c.on(IoTCEvents.CONNECTION, lambda up, why: up and ups.append(1))
     c.connect()
     gc.collect()
     print("heap after connect", gc.mem_alloc())
@@ -32,6 +35,13 @@ def main():
             raise AssertionError("scenario timed out: {}".format(done))
         c.listen()
         time.sleep_ms(2)
+    if os.getenv("SCENARIO_RECONNECT"):
+        while len(ups) < 2:
+            if time.ticks_diff(time.ticks_ms(), t0) > 30000:
+                raise AssertionError("no reconnect")
+            c.listen()
+            time.sleep_ms(2)
+        c.send_telemetry({"temperature": 21.5, "humidity": 40})
     gc.collect()
     print("heap at end", gc.mem_alloc())
     micropython.qstr_info()  # interned names: past 300 the table takes a 3.5 KB block
