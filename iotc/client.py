@@ -110,9 +110,9 @@ class IoTCClient:
         if self._link is not None:  # connecting again: the current session ends first
             self._link.close()
             self._link = None
-        # What handles incoming messages is loaded again by the first one: a reconnect's
-        # phases then have its heap too.
-        _forget("inbox", "proto")
+        # The link's code and what handles incoming messages load again when needed: a
+        # reconnect's phases then have their heap too.
+        _forget("link", "inbox", "proto")
         import gc
 
         for name in ("connect", "resume"):  # each freed before the next loads
@@ -175,8 +175,7 @@ class IoTCClient:
                 link.write(b"\xc0\x00", 2)  # PINGREQ
             if time.ticks_diff(now, self._due) >= 0:
                 self._log("renewing the SAS token")
-                link.close()
-                self._link = None
+                link = None  # connect() ends this session; no reference here may keep it
                 self.connect(None)
         except OSError as e:
             self._lost(e)
