@@ -13,7 +13,7 @@ IMPORT_BUDGET = 4096
 SCENARIO_HEAP = 39936
 # The same, then a dropped connection and a reconnect: a real device's worst moment, measured
 # beside the scenario (make mem prints both).
-RECONNECT_HEAP = 44032
+RECONNECT_HEAP = 40960
 
 
 def _mpy_tree(tmp_path):
