@@ -9,8 +9,8 @@ class IoTCConnectType:
 
 
 class IoTCEvents:
-    # The library passes these as plain numbers (iotc.client, iotc.connect, iotc.inbox), each
-    # marked with its name; the tests register every event by name.
+    # The library passes these as plain numbers (iotc.client, .resume, .inbox, .desired,
+    # .command), each marked with its name; the tests register every event by name.
     PROPERTIES = 1
     COMMANDS = 2
     ENQUEUED_COMMANDS = 3
