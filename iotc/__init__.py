@@ -15,8 +15,8 @@ class IoTCError(Exception):
     pass
 
 
-_MODULES = (" certs client command connect console desired dps enums inbox link mqtt proto resume sas"
-            " session store tls topics ")
+_MODULES = (" certs client command connect console desired dps enums inbox link mqtt proto"
+            " resume sas session store tls topics ")
 
 
 # Everything else loads on first use: `iotc.X` imports the module that defines X.
@@ -49,3 +49,18 @@ def _forget(*names):
     for n in names:
         sys.modules.pop("iotc." + n, None)
         g.pop(n, None)
+
+
+def _phase(client, name, *args):
+    # -> iotc.<name>.run(client, *args), with the module loaded for it and dropped after, along
+    # with what such a step loads for a moment. A connect runs as a chain of these.
+    import gc
+
+    gc.collect()  # the module then fills the lowest holes, not the top of the heap
+    mod = __import__("iotc." + name, None, None, ("run",))
+    try:
+        return mod.run(client, *args)
+    finally:
+        del mod
+        _forget(name, "sas", "topics", "tls", "certs", "store")
+        gc.collect()

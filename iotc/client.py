@@ -7,7 +7,7 @@ import time
 
 from micropython import const
 
-from iotc import IoTCError, _forget
+from iotc import IoTCError, _forget, _phase
 
 _MAX_INFLIGHT = const(16)
 _MAX_QUEUED = const(32)  # messages kept while offline
@@ -113,26 +113,11 @@ class IoTCClient:
         # The link's code and what handles incoming messages load again when needed: a
         # reconnect's phases then have their heap too.
         _forget("link", "inbox", "proto")
-        import gc
-
         for name in ("connect", "resume"):  # each freed before the next loads
-            gc.collect()  # the module then fills the lowest holes, not the top of the heap
-            mod = __import__("iotc." + name, None, None, ("run",))
-            try:
-                up = mod.run(self, force_dps)
-            finally:
-                del mod
-                _forget(name)
-            if not up:
+            if not _phase(self, name, force_dps):
                 return
-        if self._twin:  # iotc.resume freed first
-            from iotc.desired import catch_up
-
-            try:
-                catch_up(self)
-            finally:
-                del catch_up
-                _forget("desired")
+        if self._twin:  # the desired catch-up, iotc.resume freed first
+            _phase(self, "desired")
 
     def disconnect(self):
         self._due = None

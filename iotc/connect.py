@@ -2,8 +2,7 @@
 # client's TLS trust first (made once and kept: it is one 3 KB block, best taken while the heap
 # is least cut up), then in phases, each one's modules freed before the next loads: iotc.dps
 # when there is no assignment yet (or the hub keeps refusing), then iotc.session (token, TLS)
-# and iotc.mqtt (CONNECT, subscriptions). iotc.resume then finishes the connect, with this
-# module freed.
+# and iotc.mqtt (CONNECT). iotc.resume then finishes the connect, with this module freed.
 # MIT license; Copyright (c) 2026 the iotc authors
 
 import gc
@@ -11,7 +10,7 @@ import socket
 
 from micropython import const
 
-from iotc import IoTCError, _forget
+from iotc import IoTCError, _forget, _phase
 from iotc.client import AuthError
 
 _MAX_HUB_FAILURES = const(10)  # then provision again (PROTOCOL.md §6)
@@ -82,13 +81,3 @@ def _registration_token(client):
         del token, unix_time
         _forget("sas", "topics")
 
-
-def _phase(client, name, *args):
-    gc.collect()  # the module then fills the lowest holes, not the top of the heap
-    mod = __import__("iotc." + name, None, None, ("run",))
-    try:
-        return mod.run(client, *args)
-    finally:
-        del mod
-        _forget(name, "sas", "topics", "tls", "certs", "store")
-        gc.collect()

@@ -51,9 +51,9 @@ def on_patch(client, patch, version):
         on_property(client, comp, name, value, version)
 
 
-def catch_up(client):
-    # After a connect: hand over each desired property of the twin newer than what the device
-    # acknowledged, so a device that was off catches up.
+def run(client):
+    # The catch-up after a connect: hand over each desired property of the twin newer than
+    # what the device acknowledged, so a device that was off catches up.
     desired = client._twin.get("desired") or {}
     reported = client._twin.get("reported") or {}
     version = desired.get("$version", 0)

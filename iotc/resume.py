@@ -37,7 +37,7 @@ def run(client, force_dps):
     except OSError as e:
         client._lost(e)
         return
-    return True  # the client then hands over newer desired properties (iotc.inbox)
+    return True  # the client then hands over newer desired properties (iotc.desired)
 
 
 def _start(client, link):
