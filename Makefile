@@ -59,12 +59,15 @@ package-check: venv
 
 # Bytecode for every module, as a board would load it (mpy-cross default -O0), with sizes.
 # Bytecode .mpy is portable across architectures; -march builds are only needed for modules
-# with @micropython.native / @micropython.viper / asm code.
+# with @micropython.native / @micropython.viper / asm code. Each module's source name (what
+# tracebacks show) is its module name, iotc.client: a board then interns one string for both,
+# not two (tests_host/memscenario.py's source_name() names them the same way).
 mpy: deps
 	@rm -rf $(MPY_OUT); total=0; \
 	for f in $$(find iotc -name '*.py' | sort); do \
 		out=$(MPY_OUT)/$${f%.py}.mpy; mkdir -p $$(dirname $$out); \
-		$(MPY_CROSS) -o $$out $$f || exit 1; \
+		name=$$(echo $${f%.py} | sed 's|/__init__$$||; s|/|.|g'); \
+		$(MPY_CROSS) -s $$name -o $$out $$f || exit 1; \
 		n=$$(wc -c < $$out); total=$$((total + n)); \
 		printf '%7d  %s\n' $$n $$out; \
 	done; printf '%7d  total (%s)\n' $$total "$$($(MPY_CROSS) --version | sed 's/.*emitting //')"; \

@@ -24,6 +24,7 @@ import http.client
 
 from .proxy import CountingProxy
 from .report import METHODS, chart, performance_md, table, update_readme
+from tests_host.memscenario import source_name
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -141,7 +142,11 @@ class Bench:
                         shutil.copyfile(src, dst)
                         continue
                     dst = dst[:-3] + ".mpy"
-                    subprocess.run([MPY_CROSS, "-o", dst, src], check=True)
+                    # Named as each project's users get them: ours by `make mpy`, the old
+                    # client's as `mpy-cross iotc/x.py` names them.
+                    ours = client == "ours" and rel.startswith("iotc/")
+                    name = source_name(rel) if ours else rel
+                    subprocess.run([MPY_CROSS, "-s", name, "-o", dst, src], check=True)
                     sizes[client][rel[:-3]] = os.path.getsize(dst)
         # The bench's own device-side modules, precompiled too, so that compiling them does not
         # take heap in the runs that measure it.

@@ -27,6 +27,15 @@ MICROPYTHON = os.path.join(BIN, "micropython")
 MPY_CROSS = os.path.join(BIN, "mpy-cross")
 
 
+def source_name(rel):
+    """The source name `make mpy` gives a module (tracebacks show it): "iotc/client.py" ->
+    "iotc.client", the module's own name. A board interns a loaded module's name and its
+    source name for good; when they are one string it keeps one (about 30 B and one of the
+    interned names the table has room for, per module)."""
+    mod = rel[:-3].replace("/", ".")
+    return mod[:-9] if mod.endswith(".__init__") else mod
+
+
 def build(dest):
     """Compile iotc/, umqtt.simple and the device script into dest/lib; -> dest."""
     lib = os.path.join(dest, "lib")
@@ -35,8 +44,9 @@ def build(dest):
         os.makedirs(os.path.join(lib, pkg))
         for name in sorted(os.listdir(src)):
             if name.endswith(".py"):
+                rel = pkg + "/" + name  # umqtt.simple keeps its file name: not ours to name
                 _compile(os.path.join(src, name), os.path.join(lib, pkg, name[:-3] + ".mpy"),
-                         pkg + "/" + name)
+                         source_name(rel) if pkg == "iotc" else rel)
     _compile(os.path.join(HERE, "mp", "scenario.py"), os.path.join(lib, "scenario.mpy"),
              "scenario.py")
     return dest

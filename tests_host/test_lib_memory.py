@@ -1,6 +1,5 @@
 # Memory budgets, from .mpy files as a board loads them (figures: `make mem` and `make bench`).
 import os
-import subprocess
 
 import harness
 import memscenario
@@ -16,22 +15,8 @@ SCENARIO_HEAP = 39936
 RECONNECT_HEAP = 40960
 
 
-def _mpy_tree(tmp_path):
-    # Each file compiled as `make mpy` does, named by its path in the package (as on a board).
-    root = tmp_path / "mpy"
-    for sub, src_dir in (("iotc", os.path.join(harness.ROOT, "iotc")),
-                         ("umqtt", os.path.join(harness.ROOT, ".deps", "lib", "umqtt"))):
-        (root / sub).mkdir(parents=True)
-        for name in os.listdir(src_dir):
-            if name.endswith(".py"):
-                subprocess.run([harness.MPY_CROSS, "-s", sub + "/" + name,
-                                "-o", str(root / sub / (name[:-3] + ".mpy")),
-                                os.path.join(src_dir, name)], check=True)
-    return str(root)
-
-
 def test_heap_held_after_import_iotc_from_mpy(tmp_path):
-    tree = _mpy_tree(tmp_path)
+    tree = os.path.join(memscenario.build(str(tmp_path / "device")), "lib")
     code = ("import gc\ngc.collect()\na = gc.mem_alloc()\nimport iotc\ngc.collect()\n"
             "print(gc.mem_alloc() - a)\n")
     p = harness.run_script(["-c", code], path=tree + ":.frozen", cwd=str(tmp_path))
