@@ -64,7 +64,7 @@ class IoTCClient:
         self.content_type = "application/json"
         self.content_encoding = "utf-8"
         self._events = {}
-        self._assigned = None  # (hub, device id) from DPS or the storage
+        self._assigned = None  # (hub, device id) from DPS or the storage; False: refused
         self._link = None
         self._topic = None
         self._twin = None
@@ -113,11 +113,16 @@ class IoTCClient:
         # The link's code and what handles incoming messages load again when needed: a
         # reconnect's phases then have their heap too.
         _forget("link", "inbox", "proto")
-        for name in ("connect", "resume"):  # each freed before the next loads
-            if not _phase(self, name, force_dps):
-                return
-        if self._twin:  # the desired catch-up, iotc.resume freed first
-            _phase(self, "desired")
+        step = ("connect", force_dps)
+        try:
+            while step:  # each phase's module is freed before the next one loads
+                step = _phase(self, *step)
+        except (OSError, IoTCError) as e:
+            if force_dps is not None:
+                raise
+            if isinstance(e, AuthError):
+                self._assigned = False  # refused: the next attempt provisions again
+            self._lost(e)
 
     def disconnect(self):
         self._due = None

@@ -6,8 +6,8 @@ import time
 
 from micropython import const
 
-from iotc.connect import open_tls
 from iotc.client import AuthError, ProvisioningError
+from iotc.session import open_tls
 
 _MAX_POLLS = 10  # a module global, so a test can lower it
 _MAX_THROTTLED = const(3)
@@ -178,10 +178,12 @@ def register(client, auth):
 
 
 def run(client, auth):
-    # The provisioning phase of a connect: register, then keep the assignment (and cache it).
+    # The provisioning phase of a connect: register, keep the assignment (and cache it), then
+    # on to iotc.session with it (fresh: a refusal now is not the cache's fault).
     hub, dev = client._assigned = register(client, auth)
     client._failures = 0
     if client.storage:
         from iotc.store import Credentials
 
         client.storage.persist(Credentials(hub, dev))
+    return "session", True

@@ -1,4 +1,4 @@
-# iotc mqtt: the MQTT session on the hub's TLS connection, loaded for a (re)connect and freed
+# iotc mqtt: the MQTT session on the hub's TLS connection, a phase of a (re)connect, freed
 # after: CONNECT through umqtt.simple, which is loaded only for it.
 # MIT license; Copyright (c) 2026 the iotc authors
 
@@ -74,9 +74,17 @@ def mqtt_connect(sock, client_id, host, user, password, keepalive):
                 delattr(pkg, "simple")
 
 
-def run(client, sock, dev, host, user, password):
+def run(client, fresh, sock, dev, host, user, password):
+    # -> the next phase: iotc.resume once CONNACK accepts us; iotc.connect again, to provision,
+    # when the hub refuses an assignment that came from the cache (PROTOCOL.md §6).
     try:
         mqtt_connect(sock, dev, host, user, password, client.keepalive)
+    except AuthError:
+        sock.close()
+        if fresh:
+            raise
+        client._log("hub refused the cached assignment; provisioning again")
+        return "connect", True
     except BaseException:
         sock.close()
         raise
@@ -84,4 +92,5 @@ def run(client, sock, dev, host, user, password):
     gc.collect()
     from iotc.link import Link
 
-    client._link = Link(sock)  # iotc.resume subscribes, with this module freed
+    client._link = Link(sock)
+    return ("resume",)

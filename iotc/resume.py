@@ -1,6 +1,5 @@
-# iotc resume: the end of a (re)connect, loaded once the MQTT session is up (iotc.connect and
-# iotc.mqtt freed) and freed after: the subscriptions, the twin, then what the hub never
-# acknowledged and what waited while offline.
+# iotc resume: the end of a (re)connect, the phase after iotc.mqtt, freed after: the
+# subscriptions, the twin, then what the hub never acknowledged and what waited while offline.
 # MIT license; Copyright (c) 2026 the iotc authors
 
 import time
@@ -10,19 +9,16 @@ from micropython import const
 _TWIN_TIMEOUT_MS = const(10000)
 
 
-def run(client, force_dps):
-    # force_dps None: a reconnect, whose failures go to client._lost() instead of raising.
+def run(client):
+    # -> ("desired",) for the catch-up when there is a twin, else None: the connect is done.
     link = client._link
     try:
         _start(client, link)
         _await_twin(client, link)
-    except OSError as e:
+    except OSError:
         client._link = None
         link.close()
-        if force_dps is not None:
-            raise
-        client._lost(e)
-        return
+        raise
     client._failures = 0
     client._emit(4, True, "connected")  # IoTCEvents.CONNECTION
     try:
@@ -34,10 +30,11 @@ def run(client, force_dps):
         queue, client._queue = client._queue, []
         for item in queue:
             client._publish(*item)
-    except OSError as e:
+    except OSError as e:  # connected, then lost: the client heals it, connect() does not fail
         client._lost(e)
-        return
-    return True  # the client then hands over newer desired properties (iotc.desired)
+        return None
+    if client._twin:
+        return ("desired",)
 
 
 def _start(client, link):

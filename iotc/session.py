@@ -1,16 +1,17 @@
 # iotc session: what opening a session to the assigned hub needs, loaded for a (re)connect
 # and freed before iotc.mqtt speaks MQTT on it: a fresh SAS token, the names of this session,
-# and the TLS connection with the client's trust.
+# and the TLS connection with the client's trust (open_tls, which iotc.dps uses too).
 # MIT license; Copyright (c) 2026 the iotc authors
 
 import gc
+import socket
 
-from iotc import _forget
-from iotc.connect import open_tls
+from iotc import IoTCError, _forget
 
 
-def run(client):
-    # -> what iotc.mqtt needs: (TLS socket, device id, host, MQTT username, password).
+def run(client, fresh):
+    # -> ("mqtt", fresh, TLS socket, device id, host, MQTT username, password). fresh: the
+    # assignment came from DPS in this connect.
     from iotc import sas, topics
 
     hub, dev = client._assigned
@@ -25,4 +26,25 @@ def run(client):
     del sas, topics
     _forget("sas", "topics")
     gc.collect()
-    return open_tls(client, host, int(port or 8883)), dev, host, user, password
+    return "mqtt", fresh, open_tls(client, host, int(port or 8883)), dev, host, user, password
+
+
+def open_tls(client, host, port):
+    # A TLS socket to host:port, checked against the client's trust (SNI and hostname too).
+    ai = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
+    s = socket.socket(ai[0], socket.SOCK_STREAM, ai[2])
+    s.settimeout(10)
+    try:
+        s.connect(ai[-1])
+        trust = client._tls
+        if hasattr(trust, "wrap_socket"):
+            return trust.wrap_socket(s, server_hostname=host)
+        from iotc.tls import wrap  # firmware without SSLContext
+
+        return wrap(s, host, trust)
+    except ValueError as e:  # what mbedTLS raises when the certificate does not verify
+        s.close()
+        raise IoTCError("TLS: the certificate of {} is not trusted ({})".format(host, e))
+    except BaseException:
+        s.close()
+        raise
