@@ -5,8 +5,10 @@
 
 
 def desired_items(desired):
-    # Yield (component, name, value) for each property of a desired document or patch.
+    # -> [(component, name, value)] for each property of a desired document or patch.
     # Components carry "__t": "c"; values may be raw or wrapped as {"value": v} (older apps).
+    # A list, not a generator: a generator is one 200 B block, a list a few small ones.
+    out = []
     for name in desired:
         if name.startswith("$"):  # not name[0]: a one-character str is interned, for good
             continue
@@ -22,7 +24,8 @@ def desired_items(desired):
                 v = props[prop]
                 if isinstance(v, dict) and len(v) == 1 and "value" in v:
                     v = v["value"]
-                yield comp, prop, v
+                out.append((comp, prop, v))
+    return out
 
 
 def reported_version(reported, component, name):

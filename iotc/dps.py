@@ -25,15 +25,18 @@ def _line(s, status):
 
 
 def _read(s, n, status):
-    out = b""
-    while len(out) < n:
+    # n bytes into one buffer: no chunks joined (copies) on the way.
+    out = bytearray(n)
+    mv = memoryview(out)
+    got = 0
+    while got < n:
         try:
-            chunk = s.read(n - len(out))
+            r = s.readinto(mv[got:])
         except OSError:
-            chunk = None
-        if not chunk:
+            r = None
+        if not r:
             raise ProvisioningError("DPS: truncated HTTP answer", status)
-        out += chunk
+        got += r
     return out
 
 
