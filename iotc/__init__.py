@@ -15,8 +15,8 @@ class IoTCError(Exception):
     pass
 
 
-_MODULES = (" certs client command connect console desired dps enums inbox link mqtt proto"
-            " resume sas session store tls topics ")
+_MODULES = (" certs client command config connect console desired dps enums inbox link mqtt"
+            " proto resume sas session store tls topics ")
 
 
 # Everything else loads on first use: `iotc.X` imports the module that defines X.

@@ -36,48 +36,15 @@ class IoTCClient:
     # QoS 1: with messages unacknowledged and no PUBACK for this long, publish them again.
     ACK_TIMEOUT_MS = 10000
 
-    def __init__(self, id_scope, device_id, credentials_type, credentials, logger=None,
-                 storage=None, endpoint=None, ca_file=None, verify=True, qos=0,
-                 token_ttl=21600, keepalive=120):
-        if not id_scope or not isinstance(id_scope, str):
-            raise IoTCError("id_scope is empty")
-        if qos not in (0, 1) or credentials_type not in (1, 2):
-            raise IoTCError("qos is 0 or 1; credentials_type an IoTCConnectType")
-        from iotc import sas
+    def __init__(self, *args, **kw):
+        # IoTCClient(id_scope, device_id, credentials_type, credentials, logger=None,
+        # storage=None, endpoint=None, ca_file=None, verify=True, qos=0, token_ttl=21600,
+        # keepalive=120). iotc.config checks these and sets every attribute of the client; it
+        # loads for this and is freed after, so its code and texts do not stay in RAM.
+        from iotc.config import run
 
-        self._key = sas.device_key(credentials_type == 1, credentials, device_id)
-        del sas
-        _forget("sas", "topics")
-        self.logger = logger  # None: the client prints its own lines (_log)
-        self.log_level = 2  # IoTCLogLevel.API_ONLY
-        self.id_scope = id_scope
-        self.device_id = device_id
-        self.storage = storage
-        self.endpoint = endpoint or "global.azure-devices-provisioning.net"
-        self.ca_file = ca_file
-        self.verify = verify
-        self._tls = False  # the trust (an SSLContext), made at the first connect
-        self.qos = qos
-        self.token_ttl = token_ttl
-        self.keepalive = keepalive
-        self.model_id = None
-        self.content_type = "application/json"
-        self.content_encoding = "utf-8"
-        self._events = {}
-        self._assigned = None  # (hub, device id) from DPS or the storage; False: refused
-        self._link = None
-        self._topic = None
-        self._twin = None
-        self._id = 0  # the last packet id, also used as $rid
-        self._inflight = {}  # pid -> PUBLISH packet, until its PUBACK
-        self._ack_at = 0  # ticks of the last PUBACK (or first send): republish after silence
-        self._reported = {}  # rid -> patch, until the hub answers 204
-        self._queue = []  # (topic, payload, qos) accepted while offline
-        self._c2d_prefix = self._twin_rid = None  # set at each connect (session, mqtt)
-        self._failures = 0
-        # Ticks when something is due: offline, the next reconnect (None: stay offline);
-        # online, renewing the SAS token.
-        self._due = None
+        run(self, *args, **kw)
+        _forget("config", "sas", "topics")
 
     def set_model_id(self, model_id):
         self.model_id = model_id

@@ -14,11 +14,12 @@ FROZEN = (
     "__init__.py",  # the version, IoTCError, the lazy loader: `import iotc`
     "enums.py",  # IoTCConnectType, IoTCEvents, IoTCLogLevel (loaded on first use)
     "client.py",  # the session object: connect, listen, send; AuthError, ProvisioningError
+    "config.py",  # IoTCClient()'s arguments checked, the client's attributes set (then freed)
     "console.py",  # ConsoleLogger, for code that names it (loaded only then)
-    "connect.py",  # how a (re)connect opens the session, in phases (loaded for it, freed after)
-    "resume.py",  # the end of a connect: twin, desired catch-up, resends (loaded for it)
+    "connect.py",  # the first phase of a (re)connect: trust, then DPS or the hub (then freed)
+    "resume.py",  # the end of a connect: subscriptions, twin, resends (loaded for it)
     "session.py",  # SAS token and TLS to the hub (loaded for a (re)connect, freed after)
-    "mqtt.py",  # CONNECT through umqtt.simple, subscriptions (loaded for a (re)connect)
+    "mqtt.py",  # CONNECT through umqtt.simple (loaded for a (re)connect)
     "link.py",  # MQTT packets on the hub socket
     "inbox.py",  # what the hub sends: twin answers here, the rest through the next two
     "desired.py",  # writable properties, acknowledged (loaded for each patch, and after connect)

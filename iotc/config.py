@@ -1,0 +1,47 @@
+# iotc config: what IoTCClient() is given, checked, and every attribute of a client set.
+# Loaded by the constructor and freed after (the client's state, documented here, stays).
+# MIT license; Copyright (c) 2026 the iotc authors
+
+from iotc import IoTCError
+
+
+def run(client, id_scope, device_id, credentials_type, credentials, logger=None, storage=None,
+        endpoint=None, ca_file=None, verify=True, qos=0, token_ttl=21600, keepalive=120):
+    # IoTCClient.__init__'s body, for the new client.
+    if not id_scope or not isinstance(id_scope, str):
+        raise IoTCError("id_scope is empty")
+    if qos not in (0, 1) or credentials_type not in (1, 2):
+        raise IoTCError("qos is 0 or 1; credentials_type an IoTCConnectType")
+    from iotc.sas import device_key
+
+    client._key = device_key(credentials_type == 1, credentials, device_id)
+    client.logger = logger  # None: the client prints its own lines (_log)
+    client.log_level = 2  # IoTCLogLevel.API_ONLY
+    client.id_scope = id_scope
+    client.device_id = device_id
+    client.storage = storage
+    client.endpoint = endpoint or "global.azure-devices-provisioning.net"
+    client.ca_file = ca_file
+    client.verify = verify
+    client._tls = False  # the trust (an SSLContext), made at the first connect
+    client.qos = qos
+    client.token_ttl = token_ttl
+    client.keepalive = keepalive
+    client.model_id = None
+    client.content_type = "application/json"
+    client.content_encoding = "utf-8"
+    client._events = {}
+    client._assigned = None  # (hub, device id) from DPS or the storage; False: refused
+    client._link = None
+    client._topic = None
+    client._twin = None
+    client._id = 0  # the last packet id, also used as $rid
+    client._inflight = {}  # pid -> PUBLISH packet, until its PUBACK
+    client._ack_at = 0  # ticks of the last PUBACK (or first send): republish after silence
+    client._reported = {}  # rid -> patch, until the hub answers 204
+    client._queue = []  # (topic, payload, qos) accepted while offline
+    client._c2d_prefix = client._twin_rid = None  # set at each connect (session, mqtt)
+    client._failures = 0
+    # Ticks when something is due: offline, the next reconnect (None: stay offline);
+    # online, renewing the SAS token.
+    client._due = None
