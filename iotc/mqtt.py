@@ -13,10 +13,12 @@ class _Handover:
     # Stands in for umqtt.simple's `socket` module while its connect() runs. The TLS session
     # is already open, with our trust, so socket() hands it over and connect() does nothing:
     # every umqtt.simple release, whatever ssl arguments it takes, then only writes CONNECT
-    # and reads CONNACK. Its writes are gathered and leave as one TLS record.
-    def __init__(self, sock):
+    # and reads CONNACK. Its writes are gathered in one buffer, made before umqtt.simple loads
+    # (grown only if a release writes more), and leave as one TLS record.
+    def __init__(self, sock, size):
         self.sock = sock
-        self.buf = bytearray()
+        self.buf = bytearray(size)
+        self.n = 0
 
     def socket(self, *args):
         return self
@@ -30,12 +32,17 @@ class _Handover:
     settimeout = connect
 
     def write(self, data, n=None):
-        self.buf += data if n is None else data[:n]
-        return len(data) if n is None else n
+        n = len(data) if n is None else n
+        end = self.n + n
+        if end > len(self.buf):
+            self.buf.extend(bytes(end - len(self.buf)))
+        self.buf[self.n : end] = memoryview(data)[:n]
+        self.n = end
+        return n
 
     def read(self, n):
         if self.buf:
-            self.sock.write(self.buf)
+            self.sock.write(memoryview(self.buf)[: self.n])
             self.buf = None
         return self.sock.read(n)
 
@@ -46,11 +53,13 @@ def mqtt_connect(sock, client_id, host, user, password, keepalive):
     had_umqtt = "umqtt.simple" in sys.modules
     had_pkg = "umqtt" in sys.modules
     gc.collect()
+    # CONNECT: fixed header (up to 5 B), variable header (10 B), three length-prefixed strings.
+    handover = _Handover(sock, 21 + len(client_id) + len(user) + len(password))
     import umqtt.simple as simple
 
     c = simple.MQTTClient(client_id, host, 0, user, password, keepalive)
     real = simple.socket
-    simple.socket = _Handover(sock)
+    simple.socket = handover
     try:
         c.connect(False)
     except simple.MQTTException as e:
