@@ -139,6 +139,21 @@ def test_ten_failed_hub_attempts_provision_again():
     c.disconnect()
 
 
+def test_reconnect_refused_after_fresh_dps_provisions_again_next_time():
+    # The hub refuses the cached assignment (back to DPS within the same attempt), then the
+    # fresh one too: that attempt fails, and the next one provisions again, not from the cache.
+    c = client("flt-refused", storage=MemoryStorage())
+    c.RETRY_MS, c.RETRY_MAX_MS = 20, 100
+    c.connect()
+    regs = _registers("flt-refused")
+    _fault(kind="refuse_connect", device="flt-refused", count=2, code=5)
+    _fault(kind="drop", device="flt-refused")
+    wait(lambda: _registers("flt-refused") >= regs + 2 and c.is_connected(), c,
+         timeout_ms=30000, what="provisioning on the next attempt")
+    eq(_registers("flt-refused"), regs + 2)
+    c.disconnect()
+
+
 def test_token_is_renewed_before_expiry_without_loss():
     c = client("flt-renew", qos=1, token_ttl=6)
     c.connect()
