@@ -77,9 +77,8 @@ class IoTCClient:
         if self._link is not None:  # connecting again: the current session ends first
             self._link.close()
             self._link = None
-        # The link's code and what handles incoming messages load again when needed: a
-        # reconnect's phases then have their heap too.
-        _forget("link", "inbox", "proto")
+        # The link's code loads again after CONNECT: a reconnect's phases have its heap too.
+        _forget("link")
         step = ("connect", force_dps)
         try:
             while step:  # each phase's module is freed before the next one loads
@@ -142,10 +141,8 @@ class IoTCClient:
             return False
         op, body = packet
         kind = op & 0xF0
-        if kind == 0x30:
-            from iotc.inbox import on_publish
-
-            on_publish(self, op, body)
+        if kind == 0x30:  # a PUBLISH: iotc.inbox loads for it and is freed after
+            _phase(self, "inbox", op, body)
         elif kind == 0x40:
             pid = body[0] << 8 | body[1]
             self._ack_at = time.ticks_ms()

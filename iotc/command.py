@@ -5,8 +5,6 @@
 
 import json
 
-from iotc import proto
-
 
 class Command:
     def __init__(self, name, value, component_name, request_id):
@@ -26,8 +24,14 @@ def _value(payload):
         return bytes(payload).decode()
 
 
+def split_command(name):
+    # IoT Central names component commands "component*command".
+    comp, star, cmd = name.partition("*")
+    return (comp, cmd) if star else (None, name)
+
+
 def on_command(client, name, rid, payload):
-    comp, cmd = proto.split_command(name)
+    comp, cmd = split_command(name)
     command = Command(cmd, _value(payload), comp, rid)
     cb = client._events.get(2)  # IoTCEvents.COMMANDS
     if cb is None:
@@ -54,7 +58,7 @@ def _respond(client, command, payload, status):
 def on_c2d(client, props, payload):
     # IoT Central offline commands: method-name names the command (legacy "Commands:" prefix).
     name = props.get("method-name") or ""
-    comp, cmd = proto.split_command(name.split(":")[-1])
+    comp, cmd = split_command(name.split(":")[-1])
     cb = client._events.get(3)  # IoTCEvents.ENQUEUED_COMMANDS
     if cb is not None:
         cb(Command(cmd, _value(payload), comp, props.get("$.mid")))

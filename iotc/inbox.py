@@ -1,14 +1,16 @@
-# iotc inbox: what the hub sends -> callbacks. Twin answers here; desired properties
-# (iotc.desired) and commands (iotc.command) through modules loaded for the one message.
+# iotc inbox: what the hub sends -> callbacks. Loaded for each message and freed after, as is
+# everything it loads: iotc.proto to classify the topic (freed before the handler loads), then
+# for a desired patch iotc.desired, for a command iotc.command. Twin answers are handled here.
 # MIT license; Copyright (c) 2026 the iotc authors
 
 import json
 
-from iotc import _forget, proto
+from iotc import _forget
 
 
-def on_publish(client, op, body):
-    # A malformed message or a failing callback is logged and skipped: listen() goes on.
+def run(client, op, body):
+    # One PUBLISH. A malformed message or a failing callback is logged and skipped: listen()
+    # goes on.
     if body is None:
         client._log("skipped a message larger than the device accepts")
         return
@@ -23,7 +25,11 @@ def on_publish(client, op, body):
         if i > len(body):
             raise ValueError("PUBLISH topic runs past the packet")
         topic = bytes(body[2 : 2 + tl]).decode()
-        kind, a, b = proto.classify(topic, client._c2d_prefix)
+        from iotc.proto import classify
+
+        kind, a, b = classify(topic, client._c2d_prefix)
+        del classify
+        _forget("proto")
         if kind == 1:  # a twin answer
             _twin_answer(client, a, b, payload)
         elif kind == 2:  # a desired patch
@@ -47,7 +53,7 @@ def on_publish(client, op, body):
     except Exception as e:
         client._log("skipped a message ({!r})", e)
     finally:
-        _forget("desired", "command")  # loaded for one message: the GC has them back
+        _forget("proto", "desired", "command")  # loaded for one message: the GC has them back
     if pid:
         client._link.write(bytes((0x40, 2, pid >> 8, pid & 0xFF)), 4)  # PUBACK
 

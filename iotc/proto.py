@@ -1,5 +1,6 @@
-# iotc proto: what the hub sends, understood: topic classification, property bags, command
-# names. Pure functions, no I/O (desired properties: iotc.desired).
+# iotc proto: what the hub sends, understood: topic classification and property bags. Pure
+# functions, no I/O (desired properties: iotc.desired; command names: iotc.command). Loaded
+# by iotc.inbox to classify one message, and freed before that message's handler loads.
 # MIT license; Copyright (c) 2026 the iotc authors
 
 from micropython import const
@@ -61,9 +62,3 @@ def classify(topic, c2d_prefix):
     if topic.startswith(c2d_prefix):
         return _C2D, parse_bag(topic[len(c2d_prefix) :]), None
     return _UNKNOWN, None, None
-
-
-def split_command(name):
-    # IoT Central names component commands "component*command".
-    comp, star, cmd = name.partition("*")
-    return (comp, cmd) if star else (None, name)

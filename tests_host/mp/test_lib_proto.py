@@ -1,5 +1,5 @@
 # Pure protocol functions: topics, property bags, classification, IoT Central payloads.
-from iotc import desired, proto, topics
+from iotc import command, desired, proto, topics
 
 
 def eq(a, b):
@@ -55,8 +55,8 @@ def test_classify_rejects_malformed_topics():
 
 
 def test_split_command():
-    eq(proto.split_command("thermostat*reboot"), ("thermostat", "reboot"))
-    eq(proto.split_command("reboot"), (None, "reboot"))
+    eq(command.split_command("thermostat*reboot"), ("thermostat", "reboot"))
+    eq(command.split_command("reboot"), (None, "reboot"))
 
 
 def test_desired_items_components_and_legacy_wrapper():
