@@ -147,14 +147,25 @@ class Link:
             if sh > 21:
                 raise OSError("MQTT: bad remaining length")
         if n > _MAX_IN:
-            while n:  # drop it in small pieces; the link stays in step
-                k = min(n, len(self._buf))
-                self._read(k, self._buf)
-                n -= k
+            self._skip(n)
             return op, None
         if op & 0xF0 != 0x30 and n <= 4:
             return op, self._read(n, small)
-        return op, (self._read(n) if n else b"")
+        if not n:
+            return op, b""
+        try:
+            body = bytearray(n)
+        except MemoryError:  # no room for it: drop it, so the next packet is read whole
+            self._skip(n)
+            raise
+        return op, self._read(n, body)
+
+    def _skip(self, n):
+        # Read and drop n bytes, in pieces of the link's buffer: the link stays in step.
+        while n:
+            k = min(n, len(self._buf))
+            self._read(k, self._buf)
+            n -= k
 
 
 def _encode_len(buf, n):

@@ -61,6 +61,48 @@ def test_oversized_and_broken_packets_are_skipped():
     c.disconnect()
 
 
+def test_message_larger_than_free_heap_raises_and_link_stays_in_step():
+    # The application holds most of the heap (ballast, real allocations); a 24 KB message then
+    # cannot be allocated. listen() raises MemoryError, and the link drops the packet's bytes
+    # without allocating, so the next message is read whole, with no reconnect.
+    import gc
+
+    c = client("flt-bigmsg")
+    got = []
+    c.on(IoTCEvents.ENQUEUED_COMMANDS, lambda cmd: got.append(cmd.value))
+    c.connect()
+    link = c._link
+    # Sent first (building it takes heap too); it waits in the socket until listen() reads.
+    emuctl.call("POST", "/devices/flt-bigmsg/c2d",
+                {"body": "x" * 24000, "properties": {"method-name": "big"}})
+    ballast = []
+    gc.collect()
+    for size in (65536, 16384, 4096, 1024, 256):
+        try:
+            while gc.mem_free() > 20000 + size:
+                ballast.append(bytearray(size))
+        except MemoryError:  # no hole that big left: go on with smaller pieces
+            pass
+    raised = []
+    t0 = time.ticks_ms()
+    while not raised and time.ticks_diff(time.ticks_ms(), t0) < 10000:
+        try:
+            c.listen()
+        except MemoryError as e:
+            raised.append(e)
+        time.sleep_ms(5)
+    if not raised:
+        raise AssertionError("no MemoryError; got {} messages".format(len(got)))
+    emuctl.call("POST", "/devices/flt-bigmsg/c2d",
+                {"body": "@", "properties": {"method-name": "small"}})
+    wait(lambda: got, c, what="the next message")
+    del ballast
+    eq((got, c._link is link), (["@"], True))
+    if "connection lost" in c.logger.text():
+        raise AssertionError(c.logger.text())
+    c.disconnect()
+
+
 def test_dropped_link_reconnects_and_loses_no_qos1_message():
     c = client("flt-drop", qos=1, storage=MemoryStorage())
     c.connect()
