@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from . import mqttcodec as m
 from .dps import DpsError
-from .hub import topic_query
+from .hubtopics import topic_query
 from .mqttconn import Close, MqttConnection
 
 RES_FILTER = "$dps/registrations/res/#"

@@ -1,0 +1,221 @@
+"""One device's MQTT 3.1.1 connection to the emulated IoT Hub (PROTOCOL.md §3): CONNECT, then
+the topics a device publishes to (telemetry, twin, method answers) and subscribes to.
+
+CONNECT checks, in this order, and the CONNACK code each failure gets:
+  protocol name/level other than MQTT/4 ............................. 1 (bad protocol)
+  empty client id, or client id != deviceId of the user name ......... 2 (identifier rejected)
+  user name not `{hub}/{deviceId}/?api-version=..`, no password,
+  password not a SharedAccessSignature token ......................... 4 (bad user/password)
+  unknown hub name or device, token for another resource, expired
+  token, wrong signature ............................................. 5 (not authorized)
+  a `refuse_connect` fault ........................................... the code it names
+Device keys come from DPS registrations (and from individual enrollments for devices that never
+registered). One live connection per device: a new CONNECT drops the old one. The connection is
+closed when the token's `se` passes.
+"""
+
+import asyncio
+import json
+import time
+from urllib.parse import quote
+
+from . import mqttcodec as m
+from . import sas
+from .hubtopics import (METHODS, STREAMS, TWIN_DESIRED, TWIN_RES, c2d_filter, parse_username,
+                        topic_query)
+from .mqttconn import Close, MqttConnection
+from .state import merge_patch
+
+MAX_SUBSCRIPTIONS = 5
+
+
+class HubConnection(MqttConnection):
+    service = "hub"
+
+    def __init__(self, hub, reader, writer):
+        super().__init__(reader, writer, hub.state, hub.log)
+        self.hub = hub
+        self.device = None
+        self.will = None
+        self._expiry = None
+
+    def stall_until(self):
+        return self.device.stall_until if self.device else 0.0
+
+    def _refuse(self, code, why, device_id=None):
+        self.state.events.add("connect_refused", device=device_id or self.client_id, code=code,
+                              reason=why, service="hub")
+        self.log("hub {}: CONNECT refused with {}: {}".format(device_id or self.peer, code, why))
+        return code, False
+
+    def on_connect(self, c):
+        st = self.state
+        if not c.client_id:
+            return self._refuse(m.ID_REJECTED, "empty client id")
+        parsed = parse_username(c.username)
+        if parsed is None:
+            return self._refuse(m.BAD_USER_PASS,
+                                "user name is not {hub}/{deviceId}/?api-version=..", c.client_id)
+        hub_name, device_id, params = parsed
+        if device_id != c.client_id:
+            return self._refuse(m.ID_REJECTED, "client id is not the device id", c.client_id)
+        try:
+            tok = sas.Token((c.password or b"").decode("utf-8"))
+        except (UnicodeDecodeError, sas.SasError) as e:
+            return self._refuse(m.BAD_USER_PASS, "password: {}".format(e), device_id)
+        if hub_name.lower() not in st.hub_aliases:
+            return self._refuse(m.NOT_AUTHORIZED, "unknown hub " + hub_name, device_id)
+        refuse = st.faults.refuse.get(device_id)
+        if refuse:
+            refuse[0] -= 1
+            if refuse[0] <= 0:
+                del st.faults.refuse[device_id]
+            return self._refuse(refuse[1], "refuse_connect fault", device_id)
+        dev = st.device_for_hub(device_id)
+        if dev is None:
+            return self._refuse(m.NOT_AUTHORIZED, "device not registered", device_id)
+        try:
+            tok.check_resource(lambda r: self._resource_ok(r, device_id))
+            tok.check_expiry()
+            if not tok.signed_by(dev.key):
+                raise sas.SasError("signature", "signature does not match the device key")
+        except sas.SasError as e:
+            return self._refuse(m.NOT_AUTHORIZED, "token: {}".format(e), device_id)
+
+        old = dev.conn
+        if old is not None:
+            old.close("replaced by a new connection (ConnectionForcefullyClosedOnNewConnection)")
+        present = (not c.clean_session) and dev.clean_session is False and dev.ever_connected
+        if c.clean_session:
+            dev.subscriptions = {}
+            dropped = len(dev.c2d)
+            dev.c2d = []
+            if dropped:
+                st.events.add("c2d_dropped", device=device_id, count=dropped,
+                              reason="CleanSession=1")
+        for msg in dev.c2d:
+            msg["inflight"] = None
+        dev.conn, self.device = self, dev
+        dev.connects += 1
+        dev.ever_connected = True
+        dev.clean_session = c.clean_session
+        dev.model_id = params.get("model-id") or None
+        if c.will_topic is not None:
+            self.will = (c.will_topic, c.will_message, c.will_qos, c.will_retain)
+        delay = max(0.0, tok.expiry - time.time())
+        self._expiry = asyncio.get_running_loop().call_later(
+            delay, self.close, "SAS token expired (se passed)")
+        st.events.add("connected", device=device_id, model_id=dev.model_id,
+                      api_version=params.get("api-version"), clean_session=c.clean_session,
+                      keepalive=c.keepalive, session_present=present, connects=dev.connects)
+        self.log("hub {}: connected (keepalive {} s, clean={}, model-id={})".format(
+            device_id, c.keepalive, int(c.clean_session), dev.model_id))
+        return m.ACCEPTED, present
+
+    def _resource_ok(self, resource, device_id):
+        host, sep, dev = resource.partition("/devices/")
+        return bool(sep) and host.lower() in self.state.hub_aliases and dev == device_id
+
+    def after_connack(self):
+        asyncio.get_running_loop().call_soon(self.hub.pump_c2d, self.device)
+
+    def on_subscribe(self, pid, subs):
+        dev = self.device
+        allowed = (c2d_filter(dev.id), TWIN_RES, TWIN_DESIRED, METHODS, STREAMS)
+        codes = []
+        for f, q in subs:
+            if f not in allowed:
+                codes.append(m.SUBACK_FAILURE)
+                why = "topic filter IoT Hub does not offer"
+            elif f not in dev.subscriptions and len(dev.subscriptions) >= MAX_SUBSCRIPTIONS:
+                codes.append(m.SUBACK_FAILURE)
+                why = "more than {} subscriptions".format(MAX_SUBSCRIPTIONS)
+            else:
+                dev.subscriptions[f] = min(q, 1)
+                codes.append(min(q, 1))
+                why = None
+            self.state.events.add("subscribed", device=dev.id, topic=f, qos=q, granted=codes[-1],
+                                  reason=why)
+        if c2d_filter(dev.id) in dev.subscriptions:
+            asyncio.get_running_loop().call_soon(self.hub.pump_c2d, dev)
+        return codes
+
+    def on_unsubscribe(self, pid, topics):
+        for t in topics:
+            self.device.subscriptions.pop(t, None)
+
+    def on_puback(self, pid):
+        dev = self.device
+        for msg in dev.c2d:
+            if msg["inflight"] == (self, pid):
+                dev.c2d.remove(msg)
+                self.state.events.add("c2d_ack", device=dev.id, id=msg["id"],
+                                      deliveries=msg["deliveries"])
+                return
+
+    def on_publish(self, topic, payload, qos, pid, retain, dup):
+        dev = self.device
+        events = "devices/{}/messages/events".format(dev.id)
+        if topic == events or topic.startswith(events + "/"):
+            self.hub.store_telemetry(dev, topic, topic[len(events) + 1:], payload, qos, retain)
+        elif topic.startswith("$iothub/twin/GET/"):
+            rid = topic_query(topic).get("$rid", "")
+            self.reply("$iothub/twin/res/200/?$rid=" + quote(rid, safe=""), json.dumps(dev.twin()))
+        elif topic.startswith("$iothub/twin/PATCH/properties/reported/"):
+            self._reported(dev, topic_query(topic).get("$rid", ""), payload)
+        elif topic.startswith("$iothub/methods/res/"):
+            status, _, _ = topic[len("$iothub/methods/res/"):].partition("/")
+            try:
+                status = int(status)
+            except ValueError:
+                raise Close("method response status {!r} is not an integer".format(status))
+            self.hub.method_response(dev, topic_query(topic).get("$rid", ""), status, payload)
+        else:
+            raise Close("PUBLISH to a topic IoT Hub does not accept: {!r}".format(topic[:200]))
+
+    def reply(self, topic, payload):
+        """A twin response goes out only if the device subscribed to it, as on IoT Hub."""
+        if TWIN_RES in self.device.subscriptions:
+            self.send(m.publish(topic, payload))
+        else:
+            self.state.events.add("not_delivered", device=self.device.id, topic=topic,
+                                  reason="not subscribed to " + TWIN_RES)
+
+    def _reported(self, dev, rid, payload):
+        rid_q = quote(rid, safe="")
+        try:
+            patch = json.loads(payload)
+            if not isinstance(patch, dict):
+                raise ValueError
+        except (ValueError, UnicodeDecodeError):
+            self.reply("$iothub/twin/res/400/?$rid=" + rid_q, b"")
+            self.state.events.add("reported_rejected", device=dev.id, status=400,
+                                  body=payload[:200].decode("utf-8", "replace"))
+            return
+        patch.pop("$version", None)
+        merge_patch(dev.reported, patch)
+        dev.reported_version += 1
+        self.reply("$iothub/twin/res/204/?$rid={}&$version={}".format(
+            rid_q, dev.reported_version), b"")
+        self.state.events.add("reported", device=dev.id, patch=patch,
+                              version=dev.reported_version)
+
+    def on_closed(self, reason):
+        if self._expiry:
+            self._expiry.cancel()
+        dev = self.device
+        if dev is None:
+            return
+        for msg in dev.c2d:
+            if msg["inflight"] and msg["inflight"][0] is self:
+                msg["inflight"] = None
+        if self.will and not self.disconnected_cleanly:
+            topic, message, qos, retain = self.will
+            events = "devices/{}/messages/events".format(dev.id)
+            if topic == events or topic.startswith(events + "/"):
+                self.hub.store_telemetry(dev, topic, topic[len(events) + 1:], message, qos, retain,
+                                         extra={"iothub-MessageType": "Will"})
+        if dev.conn is self:
+            dev.conn = None
+        self.hub.fail_methods(self)
+        self.state.events.add("disconnected", device=dev.id, reason=reason)
