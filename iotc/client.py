@@ -1,6 +1,7 @@
 # iotc client: the part of the session that stays in RAM: listen, send, heal; and the errors
-# a caller may want to tell apart. Connecting (iotc.connect and its phases) and provisioning
-# (iotc.dps) load only while they run.
+# a caller may want to tell apart. Setting up (iotc.config), connecting (a chain of phases from
+# iotc.connect, provisioning included) and handling a message (iotc.inbox) load only while
+# they run.
 # MIT license; Copyright (c) 2026 the iotc authors
 
 import time
