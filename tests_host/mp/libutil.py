@@ -43,6 +43,18 @@ def wait(cond, c=None, timeout_ms=10000, what="condition"):
         time.sleep_ms(5)
 
 
+def listen_until_raised(c, exc, timeout_ms=10000):
+    # Call c.listen() until it raises exc (-> that exception), or None after timeout_ms.
+    t0 = time.ticks_ms()
+    while time.ticks_diff(time.ticks_ms(), t0) < timeout_ms:
+        try:
+            c.listen()
+        except exc as e:
+            return e
+        time.sleep_ms(5)
+    return None
+
+
 def device(device_id):
     status, doc = emuctl.call("GET", "/devices/" + device_id)
     if status != 200:

@@ -4,7 +4,7 @@ import time
 
 import emuctl
 from iotc import IoTCEvents, MemoryStorage
-from libutil import client, device, eq, telemetry, wait
+from libutil import client, device, eq, listen_until_raised, telemetry, wait
 
 
 def _fault(**kw):
@@ -83,15 +83,7 @@ def test_message_larger_than_free_heap_raises_and_link_stays_in_step():
                 ballast.append(bytearray(size))
         except MemoryError:  # no hole that big left: go on with smaller pieces
             pass
-    raised = []
-    t0 = time.ticks_ms()
-    while not raised and time.ticks_diff(time.ticks_ms(), t0) < 10000:
-        try:
-            c.listen()
-        except MemoryError as e:
-            raised.append(e)
-        time.sleep_ms(5)
-    if not raised:
+    if listen_until_raised(c, MemoryError) is None:
         raise AssertionError("no MemoryError; got {} messages".format(len(got)))
     emuctl.call("POST", "/devices/flt-bigmsg/c2d",
                 {"body": "@", "properties": {"method-name": "small"}})
