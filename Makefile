@@ -155,7 +155,10 @@ emulator: deps
 # Memory figures for this repo's iotc alone (issue 3): heap held after `import iotc` and after
 # `from iotc import IoTCClient` from .mpy, and the smallest heap the full scenario runs in:
 # first with the bench's device harness, then as a lean application (tests_host/memscenario.py).
+# Near the edge single bisections vary by a few hundred bytes: MEM_ARGS="--runs 5" prints
+# medians, and MEM_ARGS="--runs 5 --rev OLD HEAD" compares commits in paired runs.
+MEM_ARGS ?=
 .PHONY: mem
 mem: deps
 	$(PY) -m bench --only ours --figures import,heap --no-chart --out build/mem
-	$(PY) -m tests_host.memscenario
+	$(PY) -m tests_host.memscenario $(MEM_ARGS)

@@ -6,6 +6,7 @@ the application and the library only. The cloud's part (a desired property, a co
 played from here, through the emulator's control API, once the device has subscribed.
 
     python -m tests_host.memscenario          # the smallest -X heapsize, by bisection
+    python -m tests_host.memscenario --runs 5 --rev 518675c HEAD   # medians, paired runs
 
 With reconnect=True the cloud then drops the connection once, and the device must reconnect
 (a real device's worst moment: its heap has run a while when the phases of a connect load).
@@ -13,7 +14,9 @@ With reconnect=True the cloud then drops the connection once, and the device mus
 `make mem` runs it; tests_host/test_lib_memory.py runs one scenario in a fixed heap.
 """
 
+import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,10 +39,10 @@ def source_name(rel):
     return mod[:-9] if mod.endswith(".__init__") else mod
 
 
-def build(dest):
-    """Compile iotc/, umqtt.simple and the device script into dest/lib; -> dest."""
+def build(dest, iotc_dir=None):
+    """Compile iotc/ (or iotc_dir), umqtt.simple and the device script into dest/lib; -> dest."""
     lib = os.path.join(dest, "lib")
-    for pkg, src in (("iotc", os.path.join(ROOT, "iotc")),
+    for pkg, src in (("iotc", iotc_dir or os.path.join(ROOT, "iotc")),
                      ("umqtt", os.path.join(ROOT, ".deps", "lib", "umqtt"))):
         os.makedirs(os.path.join(lib, pkg))
         for name in sorted(os.listdir(src)):
@@ -133,7 +136,24 @@ def _why(out):
     return "failed: " + (lines[-1] if lines else "no output")
 
 
-def main():
+def _checkout(rev, dest):
+    # iotc/ as committed at rev, extracted into dest; -> (its directory, short revision).
+    short = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", rev], check=True,
+                           capture_output=True, text=True).stdout.strip()
+    tar = subprocess.run(["git", "-C", ROOT, "archive", short, "iotc"], check=True,
+                         capture_output=True).stdout
+    os.makedirs(dest)
+    subprocess.run(["tar", "-x", "-C", dest], input=tar, check=True)
+    return os.path.join(dest, "iotc"), short
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description="smallest -X heapsize for the memory scenario")
+    p.add_argument("--runs", type=int, default=1,
+                   help="bisections per figure; with more than one, the median is printed too")
+    p.add_argument("--rev", nargs="+", help="iotc/ as committed at these git revisions, "
+                   "measured in turn (paired runs) instead of the working tree")
+    args = p.parse_args(argv)
     sys.path.insert(0, HERE)
     from emufixture import RunningEmulator
 
@@ -141,13 +161,24 @@ def main():
     os.makedirs(os.path.join(work, "emulator"))
     emulator = RunningEmulator(os.path.join(work, "emulator"))
     try:
-        tree = build(os.path.join(work, "device"))
+        trees = []
+        for i, rev in enumerate(args.rev or [None]):
+            src, label = (None, "working tree") if rev is None else _checkout(
+                rev, os.path.join(work, "src{}".format(i)))
+            trees.append((label, build(os.path.join(work, "device{}".format(i)), src)))
         print("memory scenario (tests_host/mp/scenario.py from .mpy, lib/ as on a board):")
-        h = smallest_heap(emulator, tree)
-        print("smallest -X heapsize for the whole scenario: {} B".format(h))
-        print("the same, then a dropped connection and a reconnect:")
-        h = smallest_heap(emulator, tree, reconnect=True)
-        print("smallest -X heapsize with a reconnect: {} B".format(h))
+        for reconnect, what in ((False, "the whole scenario"),
+                                (True, "the same, then a dropped connection and a reconnect")):
+            found = {label: [] for label, _ in trees}
+            for _ in range(args.runs):
+                for label, tree in trees:
+                    h = smallest_heap(emulator, tree, reconnect=reconnect)
+                    found[label].append(h)
+                    print("smallest -X heapsize for {} ({}): {} B".format(what, label, h))
+            if args.runs > 1:
+                for label, hs in found.items():
+                    print("median of {} for {} ({}): {} B".format(
+                        args.runs, what, label, int(statistics.median(hs))))
     finally:
         emulator.stop()
 
