@@ -57,6 +57,7 @@ class Demo:
         self.tmp = tempfile.mkdtemp(prefix="iotc-demo-")
         self.emu = None
         self.dev = None
+        self.stopping = False  # set once the demo itself stops the device
         self.app = None
         self.since = 0
         self.results = []  # (step, ok, detail)
@@ -144,7 +145,7 @@ class Demo:
         """The next event of `kind` for our device (and match(e)), printing telemetry meanwhile."""
         deadline = time.monotonic() + min(timeout, max(left(), 0.1))
         while time.monotonic() < deadline:
-            if self.dev is not None and self.dev.poll() is not None:
+            if self.dev is not None and not self.stopping and self.dev.poll() is not None:
                 raise RuntimeError(
                     "the device exited early (status {})".format(self.dev.returncode))
             wait = min(1.0, max(deadline - time.monotonic(), 0.1))
@@ -238,6 +239,7 @@ class Demo:
             if self.wait("telemetry", timeout=3) is None:
                 break
         say("setup", "stopping the device (Ctrl-C to the sample: it disconnects cleanly)")
+        self.stopping = True  # from now on its exit is expected, maybe before its last event
         os.killpg(self.dev.pid, signal.SIGINT)
         self.wait("disconnected", timeout=5)
         try:
