@@ -3,6 +3,7 @@
 # for a desired patch iotc.desired, for a command iotc.command. Twin answers are handled here.
 # MIT license; Copyright (c) 2026 the iotc authors
 
+import gc
 import json
 
 from iotc import _forget
@@ -30,6 +31,7 @@ def run(client, op, body):
         kind, a, b = classify(topic, client._c2d_prefix)
         del classify
         _forget("proto")
+        gc.collect()  # the handler's module then loads where iotc.proto was
         if kind == 1:  # a twin answer
             _twin_answer(client, a, b, payload)
         elif kind == 2:  # a desired patch
