@@ -24,10 +24,9 @@ def _line(s, status):
     return line
 
 
-def _read(s, n, status):
-    # n bytes into one buffer: no chunks joined (copies) on the way.
-    out = bytearray(n)
-    mv = memoryview(out)
+def _read(s, n, status, buf=None):
+    # n bytes, into buf when they fit (-> a view of it), else into a new buffer.
+    mv = memoryview(buf)[:n] if buf is not None and n <= len(buf) else memoryview(bytearray(n))
     got = 0
     while got < n:
         try:
@@ -37,11 +36,12 @@ def _read(s, n, status):
         if not r:
             raise ProvisioningError("DPS: truncated HTTP answer", status)
         got += r
-    return out
+    return mv
 
 
-def _response(s):
-    # -> (status, Retry-After in seconds or None, body, keep the connection?)
+def _response(s, buf):
+    # -> (status, Retry-After in seconds or None, body, keep the connection?). A body that fits
+    # in buf is a view of it: valid until the next answer is read.
     line = s.readline()
     if not line:
         raise OSError("DPS closed the connection")
@@ -82,14 +82,14 @@ def _response(s):
             if n == 0:
                 _line(s, status)
                 break
-            body += _read(s, n, status)
+            body += bytes(_read(s, n, status))
             _line(s, status)
     elif length is not None:
         try:
             length = int(length)
         except ValueError:
             raise ProvisioningError("DPS: bad Content-Length", status)
-        body = _read(s, length, status)
+        body = _read(s, length, status, buf)
     else:
         body = s.read()  # no length: the body runs to the end of the connection
         keep = False
@@ -125,6 +125,7 @@ def register(client, auth):
     method, path = "PUT", base + "/register"
     sock = None
     throttled = retried = 0
+    buf = bytearray(512)  # each answer's body, made now while the heap is least cut up
     try:
         for _ in range(_MAX_POLLS + _MAX_THROTTLED + 1):
             fresh = sock is None
@@ -136,7 +137,7 @@ def register(client, auth):
                     "User-Agent: iotc\r\nContent-Type: application/json\r\n"
                     "Content-Length: {}\r\n\r\n{}".format(method, path, host, auth,
                                                           len(body), body).encode())
-                status, wait, data, keep = _response(sock)
+                status, wait, data, keep = _response(sock, buf)
             except OSError:
                 sock.close()
                 sock = None
