@@ -82,7 +82,7 @@ def _response(s, buf):
             if n == 0:
                 _line(s, status)
                 break
-            body += bytes(_read(s, n, status))
+            body += _read(s, n, status)
             _line(s, status)
     elif length is not None:
         try:
