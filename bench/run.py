@@ -24,7 +24,7 @@ import http.client
 
 from .proxy import CountingProxy
 from .report import METHODS, chart, performance_md, table, update_readme
-from tests_host.memscenario import source_name
+from tests_host.memscenario import checkout, source_name
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -682,12 +682,6 @@ def main(argv=None):
     if args.ours_rev:
         dest = os.path.join(os.path.abspath(args.out), "src-" + re.sub(r"\W", "_", args.ours_rev))
         shutil.rmtree(dest, ignore_errors=True)
-        os.makedirs(dest)
-        rev = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", args.ours_rev],
-                             capture_output=True, text=True, check=True).stdout.strip()
-        tar = subprocess.run(["git", "-C", ROOT, "archive", rev, "iotc"], capture_output=True,
-                             check=True).stdout
-        subprocess.run(["tar", "-x", "-C", dest], input=tar, check=True)
-        args.ours_src = os.path.join(dest, "iotc")
+        args.ours_src, rev = checkout(args.ours_rev, dest)
         args.ours_label = "iotc/ at {}".format(rev)
     return Bench(args).run()

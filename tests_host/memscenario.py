@@ -136,8 +136,9 @@ def _why(out):
     return "failed: " + (lines[-1] if lines else "no output")
 
 
-def _checkout(rev, dest):
-    # iotc/ as committed at rev, extracted into dest; -> (its directory, short revision).
+def checkout(rev, dest):
+    """iotc/ as committed at rev, extracted into dest (made here); -> (its directory, short
+    revision). The bench's --ours-rev uses it too."""
     short = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", rev], check=True,
                            capture_output=True, text=True).stdout.strip()
     tar = subprocess.run(["git", "-C", ROOT, "archive", short, "iotc"], check=True,
@@ -163,7 +164,7 @@ def main(argv=None):
     try:
         trees = []
         for i, rev in enumerate(args.rev or [None]):
-            src, label = (None, "working tree") if rev is None else _checkout(
+            src, label = (None, "working tree") if rev is None else checkout(
                 rev, os.path.join(work, "src{}".format(i)))
             trees.append((label, build(os.path.join(work, "device{}".format(i)), src)))
         print("memory scenario (tests_host/mp/scenario.py from .mpy, lib/ as on a board):")
