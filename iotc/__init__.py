@@ -15,16 +15,18 @@ class IoTCError(Exception):
     pass
 
 
-_MODULES = (" certs client command config connect console desired dps enums inbox link mqtt"
-            " proto resume sas session store tls topics ")
+_MODULES = (" certs client command config connect console desired dps enums errors inbox link"
+            " mqtt proto resume sas session store tls topics ")
 
 
 # Everything else loads on first use: `iotc.X` imports the module that defines X.
 def __getattr__(name):
     if name in ("IoTCConnectType", "IoTCEvents", "IoTCLogLevel"):
         mod = "enums"
-    elif name in ("IoTCClient", "AuthError", "ProvisioningError"):
+    elif name == "IoTCClient":
         mod = "client"
+    elif name in ("AuthError", "ProvisioningError"):
+        mod = "errors"
     elif name == "ConsoleLogger":
         mod = "console"
     elif name == "Command":

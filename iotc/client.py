@@ -1,7 +1,7 @@
-# iotc client: the part of the session that stays in RAM: listen, send, heal; and the errors
-# a caller may want to tell apart. Setting up (iotc.config), connecting (a chain of phases from
-# iotc.connect, provisioning included) and handling a message (iotc.inbox) load only while
-# they run.
+# iotc client: the part of the session that stays in RAM: listen, send, heal. Setting up
+# (iotc.config), connecting (a chain of phases from iotc.connect, provisioning included),
+# handling a message (iotc.inbox) and the errors of a refusal (iotc.errors) load only when
+# needed.
 # MIT license; Copyright (c) 2026 the iotc authors
 
 import time
@@ -13,21 +13,6 @@ from iotc import IoTCError, _forget, _phase
 _MAX_INFLIGHT = const(16)
 _MAX_QUEUED = const(32)  # messages kept while offline
 _DRAIN = const(8)  # packets handled per listen() call
-
-
-class AuthError(IoTCError):
-    # The hub or DPS refused our credentials (CONNACK 4/5, HTTP 401/403).
-    pass
-
-
-class ProvisioningError(IoTCError):
-    # status: HTTP status (0 when the answer was not HTTP); code: DPS errorCode or None;
-    # retry_after: seconds the service asked us to wait, or None.
-    def __init__(self, message, status=0, code=None, retry_after=None):
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.retry_after = retry_after
 
 
 class IoTCClient:
@@ -87,8 +72,6 @@ class IoTCClient:
         except (OSError, IoTCError) as e:
             if force_dps is not None:
                 raise
-            if isinstance(e, AuthError):
-                self._assigned = False  # refused: the next attempt provisions again
             self._lost(e)
 
     def disconnect(self):

@@ -6,12 +6,18 @@ import time
 
 from micropython import const
 
-from iotc.client import AuthError, ProvisioningError
 from iotc.session import open_tls
 
 _MAX_POLLS = 10  # a module global, so a test can lower it
 _MAX_THROTTLED = const(3)
 _DEFAULT_WAIT = const(2)  # seconds, when DPS gives no Retry-After (as the Python SDK)
+
+
+def _fail(*args):
+    # -> ProvisioningError(*args): iotc.errors loads only when DPS fails.
+    from iotc.errors import ProvisioningError
+
+    return ProvisioningError(*args)
 
 
 def _line(s, status):
@@ -20,7 +26,7 @@ def _line(s, status):
     except OSError:  # timed out waiting for the rest
         line = None
     if not line:
-        raise ProvisioningError("DPS: truncated HTTP answer", status)
+        raise _fail("DPS: truncated HTTP answer", status)
     return line
 
 
@@ -34,7 +40,7 @@ def _read(s, n, status, buf=None):
         except OSError:
             r = None
         if not r:
-            raise ProvisioningError("DPS: truncated HTTP answer", status)
+            raise _fail("DPS: truncated HTTP answer", status)
         got += r
     return mv
 
@@ -47,7 +53,7 @@ def _response(s, buf):
         raise OSError("DPS closed the connection")
     parts = line.split(None, 2)
     if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit():
-        raise ProvisioningError("DPS: malformed HTTP status line")
+        raise _fail("DPS: malformed HTTP status line")
     status = int(parts[1])
     length = wait = None
     chunked = False
@@ -58,7 +64,7 @@ def _response(s, buf):
             break
         k, sep, v = line.partition(b":")
         if not sep:
-            raise ProvisioningError("DPS: malformed HTTP header", status)
+            raise _fail("DPS: malformed HTTP header", status)
         k = k.strip().lower()
         v = v.strip().lower()
         if k == b"content-length":
@@ -78,7 +84,7 @@ def _response(s, buf):
             try:
                 n = int(_line(s, status).split(b";")[0], 16)
             except ValueError:
-                raise ProvisioningError("DPS: malformed chunked body", status)
+                raise _fail("DPS: malformed chunked body", status)
             if n == 0:
                 _line(s, status)
                 break
@@ -88,7 +94,7 @@ def _response(s, buf):
         try:
             length = int(length)
         except ValueError:
-            raise ProvisioningError("DPS: bad Content-Length", status)
+            raise _fail("DPS: bad Content-Length", status)
         body = _read(s, length, status, buf)
     else:
         body = s.read()  # no length: the body runs to the end of the connection
@@ -106,8 +112,10 @@ def _error(status, wait, body):
         pass
     text = "DPS refused: HTTP {} errorCode {}: {}".format(status, code, msg)
     if status in (401, 403):
+        from iotc.errors import AuthError
+
         return AuthError(text + " (check the key, the id scope, and that the clock is set)")
-    return ProvisioningError(text, status, code, wait)
+    return _fail(text, status, code, wait)
 
 
 def register(client, auth):
@@ -157,6 +165,8 @@ def register(client, auth):
                 time.sleep(wait)
                 continue
             if status not in (200, 202):
+                if status in (401, 403):
+                    client._assigned = False  # refused: the next attempt provisions again
                 raise _error(status, wait, data)
             try:
                 doc = json.loads(data)
@@ -164,18 +174,18 @@ def register(client, auth):
                 op = doc.get("operationId")
                 st = doc.get("status") or state.get("status")
             except (ValueError, AttributeError):
-                raise ProvisioningError("DPS: answer is not JSON", status)
+                raise _fail("DPS: answer is not JSON", status)
             if st == "assigned":
                 hub = state.get("assignedHub")
                 if not hub:
-                    raise ProvisioningError("DPS: assigned without a hub", status)
+                    raise _fail("DPS: assigned without a hub", status)
                 return hub, state.get("deviceId") or reg_id
             if st in ("failed", "disabled") or not op:
-                raise ProvisioningError("DPS: registration {}: {}".format(
+                raise _fail("DPS: registration {}: {}".format(
                     st, state.get("errorMessage")), status, state.get("errorCode"))
             time.sleep(_DEFAULT_WAIT if wait is None else wait)
             method, body, path = "GET", "", "{}/operations/{}".format(base, op)
-        raise ProvisioningError("DPS: still assigning after {} polls".format(_MAX_POLLS), 202)
+        raise _fail("DPS: still assigning after {} polls".format(_MAX_POLLS), 202)
     finally:
         if sock:
             sock.close()

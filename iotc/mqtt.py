@@ -6,7 +6,6 @@ import gc
 import sys
 
 from iotc import IoTCError
-from iotc.client import AuthError
 
 
 class _Handover:
@@ -67,7 +66,11 @@ def mqtt_connect(sock, client_id, host, user, password, keepalive):
         msg = "hub refused the connection: CONNACK {} ({})".format(code, (
             "?", "bad protocol", "client id rejected", "server unavailable",
             "bad username or password", "not authorized")[code if 0 < code < 6 else 0])
-        raise (AuthError if code in (4, 5) else IoTCError)(msg)
+        if code in (4, 5):
+            from iotc.errors import AuthError
+
+            raise AuthError(msg)
+        raise IoTCError(msg)
     except (OSError, IoTCError, MemoryError):
         raise
     except Exception as e:  # a CONNACK umqtt.simple could not read
@@ -88,9 +91,14 @@ def run(client, fresh, sock, dev, host, user, password):
     # when the hub refuses an assignment that came from the cache (PROTOCOL.md §6).
     try:
         mqtt_connect(sock, dev, host, user, password, client.keepalive)
-    except AuthError:
+    except IoTCError as e:
         sock.close()
+        from iotc.errors import AuthError  # loaded already when the hub refused us
+
+        if not isinstance(e, AuthError):
+            raise
         if fresh:
+            client._assigned = False  # the next attempt provisions again
             raise
         client._log("hub refused the cached assignment; provisioning again")
         return "connect", True

@@ -13,7 +13,8 @@ include("$(BOARD_DIR)/manifest_2MiB.py")
 FROZEN = (
     "__init__.py",  # the version, IoTCError, the lazy loader: `import iotc`
     "enums.py",  # IoTCConnectType, IoTCEvents, IoTCLogLevel (loaded on first use)
-    "client.py",  # the session object: connect, listen, send; AuthError, ProvisioningError
+    "client.py",  # the session object: connect, listen, send
+    "errors.py",  # AuthError, ProvisioningError (loaded when one is raised, then kept)
     "config.py",  # IoTCClient()'s arguments checked, the client's attributes set (then freed)
     "console.py",  # ConsoleLogger, for code that names it (loaded only then)
     "connect.py",  # the first phase of a (re)connect: trust, then DPS or the hub (then freed)
