@@ -109,7 +109,8 @@ class IoTCClient:
             now = time.ticks_ms()
             if self._inflight and time.ticks_diff(now, self._ack_at) > self.ACK_TIMEOUT_MS:
                 for packet in self._inflight.values():  # the hub went quiet: send them again
-                    link.republish(packet)
+                    packet[0] |= 8  # DUP
+                    link.write(packet, len(packet))
                 self._ack_at = now
             if self.keepalive and time.ticks_diff(now, link.last_tx) > self.keepalive * 500:
                 link.write(b"\xc0\x00", 2)  # PINGREQ

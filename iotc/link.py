@@ -37,15 +37,10 @@ class Link:
                 time.sleep_ms(1)
         self.last_tx = time.ticks_ms()
 
-    def _room(self, size):
-        if len(self._buf) < size:
-            self._buf = bytearray(size + 64)
-            self._mv = memoryview(self._buf)
-        return self._buf
-
     def publish(self, topic, payload, qos=0, pid=0):
         # topic: bytes. payload: bytes/str, or an object sent as JSON (serialised straight into
-        # a reused buffer). Returns the packet bytes for qos 1, kept to republish until PUBACK.
+        # a reused buffer). Returns the packet for qos 1 (a bytearray), kept until its PUBACK
+        # and resent with the DUP flag set (packet[0] |= 8) if none comes.
         if isinstance(payload, str):
             payload = payload.encode()
         raw = isinstance(payload, (bytes, bytearray))
@@ -62,9 +57,18 @@ class Link:
             n = io.tell()
         tl = len(topic)
         rem = 2 + tl + n + (2 if qos else 0)
-        buf = self._room(rem + 5)
+        buf = self._buf
+        if len(buf) < rem + 5:
+            buf = self._buf = bytearray(rem + 69)
+            self._mv = memoryview(buf)
         buf[0] = 0x32 if qos else 0x30
-        i = _encode_len(buf, rem)
+        i = 1
+        while rem > 0x7F:  # the remaining length, 7 bits a byte
+            buf[i] = (rem & 0x7F) | 0x80
+            rem >>= 7
+            i += 1
+        buf[i] = rem
+        i += 1
         buf[i] = tl >> 8
         buf[i + 1] = tl & 0xFF
         buf[i + 2 : i + 2 + tl] = topic
@@ -82,14 +86,6 @@ class Link:
         self.write(buf, i)
         if qos:
             return buf[:i]
-
-    def republish(self, packet):
-        # Resend a kept QoS 1 PUBLISH with the DUP flag.
-        n = len(packet)
-        buf = self._room(n)
-        buf[:n] = packet
-        buf[0] |= 0x08
-        self.write(buf, n)
 
     def close(self):
         # Read what is pending first: closing a socket with unread input resets the connection,
@@ -167,12 +163,3 @@ class Link:
             self._read(k, self._buf)
             n -= k
 
-
-def _encode_len(buf, n):
-    i = 1
-    while n > 0x7F:
-        buf[i] = (n & 0x7F) | 0x80
-        n >>= 7
-        i += 1
-    buf[i] = n
-    return i + 1

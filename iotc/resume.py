@@ -23,7 +23,8 @@ def run(client):
     client._emit(4, True, "connected")  # IoTCEvents.CONNECTION
     try:
         for packet in client._inflight.values():
-            client._link.republish(packet)
+            packet[0] |= 8  # DUP
+            client._link.write(packet, len(packet))
         client._ack_at = time.ticks_ms()
         for rid in list(client._reported):
             client._send_reported(rid)
@@ -44,14 +45,20 @@ def _start(client, link):
     client._due = time.ticks_add(time.ticks_ms(), (ttl - min(300, ttl // 5 + 1)) * 1000)
     topics = (b"$iothub/methods/POST/#", b"$iothub/twin/res/#",
               b"$iothub/twin/PATCH/properties/desired/#", (client._c2d_prefix + "#").encode())
-    from iotc.link import _encode_len
-
     rem = 2
     for f in topics:
         rem += 3 + len(f)
-    buf = link._room(rem + 5)
+    buf = link._buf  # 256 B: room for it unless the device id is long
+    if len(buf) < rem + 5:
+        buf = bytearray(rem + 5)
     buf[0] = 0x82
-    i = _encode_len(buf, rem)
+    i = 1
+    while rem > 0x7F:
+        buf[i] = (rem & 0x7F) | 0x80
+        rem >>= 7
+        i += 1
+    buf[i] = rem
+    i += 1
     pid = client._next_id()
     buf[i] = pid >> 8
     buf[i + 1] = pid & 0xFF
