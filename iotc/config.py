@@ -40,7 +40,7 @@ def run(client, id_scope, device_id, credentials_type, credentials, logger=None,
     client._ack_at = 0  # ticks of the last PUBACK (or first send): republish after silence
     client._reported = {}  # rid -> patch, until the hub answers 204
     client._queue = []  # (topic, payload, qos) accepted while offline
-    client._c2d_prefix = client._twin_rid = None  # set at each connect (session, mqtt)
+    client._c2d_prefix = None  # set at each connect (iotc.session)
     client._failures = 0
     # Ticks when something is due: offline, the next reconnect (None: stay offline);
     # online, renewing the SAS token.

@@ -1,6 +1,7 @@
 # iotc inbox: what the hub sends -> callbacks. Loaded for each message and freed after, as is
 # everything it loads: iotc.proto to classify the topic (freed before the handler loads), then
-# for a desired patch iotc.desired, for a command iotc.command. Twin answers are handled here.
+# for a desired patch iotc.desired, for a command iotc.command. The hub's answers to reported
+# patches are handled here.
 # MIT license; Copyright (c) 2026 the iotc authors
 
 import gc
@@ -61,14 +62,7 @@ def run(client, op, body):
 
 
 def _twin_answer(client, status, rid, payload):
-    if rid == client._twin_rid:
-        client._twin_rid = None
-        if status == 200:
-            client._twin = json.loads(payload)
-            client._emit(6, client._twin, None)  # IoTCEvents.TWIN
-        else:
-            client._log("twin GET answered {}", status)
-        return
+    # The hub's answer to a reported patch (the twin GET's is read by iotc.resume).
     try:
         rid = int(rid)
     except (TypeError, ValueError):
