@@ -15,8 +15,8 @@ class IoTCError(Exception):
     pass
 
 
-_MODULES = (" certs client command config connect console desired dps enums errors inbox link"
-            " mqtt proto resume sas session store tls topics ")
+_MODULES = (" certs client command config connect console desired dps enums errors failure"
+            " inbox link mqtt proto resume sas session store tls topics ")
 
 
 # Everything else loads on first use: `iotc.X` imports the module that defines X.
@@ -64,5 +64,5 @@ def _phase(client, name, *args):
         return mod.run(client, *args)
     finally:
         del mod
-        _forget(name, "sas", "topics", "tls", "certs", "store")
+        _forget(name, "sas", "topics", "tls", "certs", "store", "failure")
         gc.collect()

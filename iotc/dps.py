@@ -6,18 +6,46 @@ import time
 
 from micropython import const
 
-from iotc.session import open_tls
+from iotc import _forget
 
 _MAX_POLLS = 10  # a module global, so a test can lower it
 _MAX_THROTTLED = const(3)
 _DEFAULT_WAIT = const(2)  # seconds, when DPS gives no Retry-After (as the Python SDK)
+# Why provisioning failed, as iotc.failure.dps() numbers them.
+_TRUNCATED = const(0)
+_BAD_STATUS_LINE = const(1)
+_BAD_HEADER = const(2)
+_BAD_CHUNKED = const(3)
+_BAD_LENGTH = const(4)
+_NOT_JSON = const(5)
+_NO_HUB = const(6)
+_FAILED = const(7)
+_STILL_ASSIGNING = const(8)
 
 
 def _fail(*args):
-    # -> ProvisioningError(*args): iotc.errors loads only when DPS fails.
-    from iotc.errors import ProvisioningError
+    # -> iotc.failure.dps(reason, status, code, ...): the words load only when DPS fails.
+    from iotc.failure import dps
 
-    return ProvisioningError(*args)
+    return dps(*args)
+
+
+def _refused(status, wait, body):
+    from iotc.failure import dps_refused
+
+    return dps_refused(status, wait, body)
+
+
+def _open(client, host, port):
+    # iotc.session's open_tls, with that module loaded only for the handshake: freed before
+    # the answers are read and parsed.
+    from iotc.session import open_tls
+
+    try:
+        return open_tls(client, host, port)
+    finally:
+        del open_tls
+        _forget("session")
 
 
 def _line(s, status):
@@ -26,7 +54,7 @@ def _line(s, status):
     except OSError:  # timed out waiting for the rest
         line = None
     if not line:
-        raise _fail("DPS: truncated HTTP answer", status)
+        raise _fail(_TRUNCATED, status)
     return line
 
 
@@ -40,7 +68,7 @@ def _read(s, n, status, buf=None):
         except OSError:
             r = None
         if not r:
-            raise _fail("DPS: truncated HTTP answer", status)
+            raise _fail(_TRUNCATED, status)
         got += r
     return mv
 
@@ -53,7 +81,7 @@ def _response(s, buf):
         raise OSError("DPS closed the connection")
     parts = line.split(None, 2)
     if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit():
-        raise _fail("DPS: malformed HTTP status line")
+        raise _fail(_BAD_STATUS_LINE)
     status = int(parts[1])
     length = wait = None
     chunked = False
@@ -64,7 +92,7 @@ def _response(s, buf):
             break
         k, sep, v = line.partition(b":")
         if not sep:
-            raise _fail("DPS: malformed HTTP header", status)
+            raise _fail(_BAD_HEADER, status)
         k = k.strip().lower()
         v = v.strip().lower()
         if k == b"content-length":
@@ -84,7 +112,7 @@ def _response(s, buf):
             try:
                 n = int(_line(s, status).split(b";")[0], 16)
             except ValueError:
-                raise _fail("DPS: malformed chunked body", status)
+                raise _fail(_BAD_CHUNKED, status)
             if n == 0:
                 _line(s, status)
                 break
@@ -94,28 +122,12 @@ def _response(s, buf):
         try:
             length = int(length)
         except ValueError:
-            raise _fail("DPS: bad Content-Length", status)
+            raise _fail(_BAD_LENGTH, status)
         body = _read(s, length, status, buf)
     else:
         body = s.read()  # no length: the body runs to the end of the connection
         keep = False
     return status, wait, body, keep
-
-
-def _error(status, wait, body):
-    code = msg = None
-    try:
-        doc = json.loads(body)
-        code = doc.get("errorCode")
-        msg = doc.get("message")
-    except (ValueError, AttributeError):
-        pass
-    text = "DPS refused: HTTP {} errorCode {}: {}".format(status, code, msg)
-    if status in (401, 403):
-        from iotc.errors import AuthError
-
-        return AuthError(text + " (check the key, the id scope, and that the clock is set)")
-    return _fail(text, status, code, wait)
 
 
 def register(client, auth):
@@ -138,13 +150,15 @@ def register(client, auth):
         for _ in range(_MAX_POLLS + _MAX_THROTTLED + 1):
             fresh = sock is None
             if fresh:
-                sock = open_tls(client, host, int(port or 443))
+                sock = _open(client, host, int(port or 443))
             try:
-                sock.write(
-                    "{} {}?api-version=2021-06-01 HTTP/1.1\r\nHost: {}\r\nAuthorization: {}\r\n"
-                    "User-Agent: iotc\r\nContent-Type: application/json\r\n"
-                    "Content-Length: {}\r\n\r\n{}".format(method, path, host, auth,
-                                                          len(body), body).encode())
+                # In pieces, as str (written as UTF-8): the token and the body are not copied
+                # into one request string, at the tightest moment of provisioning.
+                for part in ("{} {}?api-version=2021-06-01 HTTP/1.1\r\nHost: {}\r\n"
+                             "Authorization: ".format(method, path, host), auth,
+                             "\r\nUser-Agent: iotc\r\nContent-Type: application/json\r\n"
+                             "Content-Length: {}\r\n\r\n".format(len(body)), body):
+                    sock.write(part)
                 status, wait, data, keep = _response(sock, buf)
             except OSError:
                 sock.close()
@@ -153,13 +167,13 @@ def register(client, auth):
                     raise
                 retried = 1  # the kept-alive connection had gone stale: once more, afresh
                 continue
-            if not keep:
-                sock.close()
+            if not keep or status == 200:  # 200: DPS has decided; no more requests after it
+                sock.close()  # and the heap has the TLS session back before the JSON is parsed
                 sock = None
             if status == 429 or status >= 500:
                 throttled += 1
                 if throttled > _MAX_THROTTLED:
-                    raise _error(status, wait, data)
+                    raise _refused(status, wait, data)
                 wait = _DEFAULT_WAIT * throttled if wait is None else wait
                 client._log("DPS answered {}; retrying in {} s", status, wait)
                 time.sleep(wait)
@@ -167,25 +181,25 @@ def register(client, auth):
             if status not in (200, 202):
                 if status in (401, 403):
                     client._assigned = False  # refused: the next attempt provisions again
-                raise _error(status, wait, data)
+                raise _refused(status, wait, data)
             try:
                 doc = json.loads(data)
                 state = doc.get("registrationState") or {}
                 op = doc.get("operationId")
                 st = doc.get("status") or state.get("status")
             except (ValueError, AttributeError):
-                raise _fail("DPS: answer is not JSON", status)
+                raise _fail(_NOT_JSON, status)
             if st == "assigned":
                 hub = state.get("assignedHub")
                 if not hub:
-                    raise _fail("DPS: assigned without a hub", status)
+                    raise _fail(_NO_HUB, status)
                 return hub, state.get("deviceId") or reg_id
             if st in ("failed", "disabled") or not op:
-                raise _fail("DPS: registration {}: {}".format(
-                    st, state.get("errorMessage")), status, state.get("errorCode"))
+                raise _fail(_FAILED, status, state.get("errorCode"), st,
+                            state.get("errorMessage"))
             time.sleep(_DEFAULT_WAIT if wait is None else wait)
             method, body, path = "GET", "", "{}/operations/{}".format(base, op)
-        raise _fail("DPS: still assigning after {} polls".format(_MAX_POLLS), 202)
+        raise _fail(_STILL_ASSIGNING, 202, None, _MAX_POLLS)
     finally:
         if sock:
             sock.close()

@@ -62,15 +62,9 @@ def mqtt_connect(sock, client_id, host, user, password, keepalive):
     try:
         c.connect(False)
     except simple.MQTTException as e:
-        code = e.args[0] if e.args else 0
-        msg = "hub refused the connection: CONNACK {} ({})".format(code, (
-            "?", "bad protocol", "client id rejected", "server unavailable",
-            "bad username or password", "not authorized")[code if 0 < code < 6 else 0])
-        if code in (4, 5):
-            from iotc.errors import AuthError
+        from iotc.failure import connack  # the words load only for a refusal
 
-            raise AuthError(msg)
-        raise IoTCError(msg)
+        raise connack(e.args[0] if e.args else 0)
     except (OSError, IoTCError, MemoryError):
         raise
     except Exception as e:  # a CONNACK umqtt.simple could not read

@@ -15,6 +15,7 @@ FROZEN = (
     "enums.py",  # IoTCConnectType, IoTCEvents, IoTCLogLevel (loaded on first use)
     "client.py",  # the session object: connect, listen, send
     "errors.py",  # AuthError, ProvisioningError (loaded when one is raised, then kept)
+    "failure.py",  # the words of a DPS or CONNECT failure (loaded to build the error)
     "config.py",  # IoTCClient()'s arguments checked, the client's attributes set (then freed)
     "console.py",  # ConsoleLogger, for code that names it (loaded only then)
     "connect.py",  # the first phase of a (re)connect: trust, then DPS or the hub (then freed)
