@@ -16,7 +16,7 @@ class IoTCError(Exception):
 
 
 _MODULES = (" certs client command config connect console desired dps enums errors failure"
-            " inbox link mqtt proto resume sas session store tls topics ")
+            " inbox link mqtt offline proto resume sas session store tls topics ")
 
 
 # Everything else loads on first use: `iotc.X` imports the module that defines X.

@@ -16,7 +16,8 @@ _DRAIN = const(8)  # packets handled per listen() call
 
 
 class IoTCClient:
-    # Reconnect backoff: first retry at once, then RETRY_MS doubling up to RETRY_MAX_MS.
+    # Reconnect backoff (iotc.offline): first retry at once, then RETRY_MS doubling up to
+    # RETRY_MAX_MS.
     RETRY_MS = 1000
     RETRY_MAX_MS = 60000
     # QoS 1: with messages unacknowledged and no PUBACK for this long, publish them again.
@@ -75,24 +76,18 @@ class IoTCClient:
             self._lost(e)
 
     def disconnect(self):
-        self._due = None
-        self._tls = False
-        if self._link:
-            self._link.close()
-            self._link = None
-            self._emit(4, False, "disconnect() called")
+        self._lost(None)
 
     def _lost(self, reason):
-        if self._link:
-            self._link.close()
-            self._link = None
-        self._failures += 1
-        n = self._failures
-        delay = 0 if n == 1 else min(self.RETRY_MS << min(n - 2, 16), self.RETRY_MAX_MS)
-        delay += time.ticks_us() % (delay // 4 + 1)  # jitter
-        self._due = time.ticks_add(time.ticks_ms(), delay)
-        self._log("connection lost ({}); retrying in {} ms", reason, delay)
-        self._emit(4, False, str(reason))
+        # The link broke (reason: what broke it), or disconnect() (None). The link is closed
+        # here, so its heap is back before iotc.offline loads to schedule what comes next;
+        # should it fail to load, the next listen() reconnects at once.
+        link = self._link
+        self._link = None
+        if link:
+            link.close()
+        self._due = time.ticks_ms()
+        _phase(self, "offline", reason, link is not None)
 
     def listen(self):
         # Never blocks when idle: handles what is pending, keeps the link alive, heals it.

@@ -23,6 +23,7 @@ FROZEN = (
     "session.py",  # SAS token and TLS to the hub (loaded for a (re)connect, freed after)
     "mqtt.py",  # CONNECT through umqtt.simple (loaded for a (re)connect)
     "link.py",  # MQTT packets on the hub socket
+    "offline.py",  # a dropped link (backoff, jitter) or disconnect() (loaded for it)
     "inbox.py",  # what the hub sends: twin answers here, the rest through the next two
     "desired.py",  # writable properties, acknowledged (loaded for each patch, and after connect)
     "command.py",  # commands and C2D (loaded for each one)
