@@ -15,29 +15,24 @@ class IoTCError(Exception):
     pass
 
 
-_MODULES = (" certs client command config connect console desired dps enums errors failure"
-            " inbox link mqtt offline proto resume sas session store tls topics ")
+# The public names defined elsewhere, each with its module: one text, not a tuple of texts (a
+# text costs 64 B of heap or more while this module is loaded, however short the list).
+_HOMES = (" IoTCConnectType.enums IoTCEvents.enums IoTCLogLevel.enums IoTCClient.client"
+          " AuthError.errors ProvisioningError.errors ConsoleLogger.console Command.command"
+          " Credentials.store FileStorage.store MemoryStorage.store ")
 
 
 # Everything else loads on first use: `iotc.X` imports the module that defines X.
 def __getattr__(name):
-    if name in ("IoTCConnectType", "IoTCEvents", "IoTCLogLevel"):
-        mod = "enums"
-    elif name == "IoTCClient":
-        mod = "client"
-    elif name in ("AuthError", "ProvisioningError"):
-        mod = "errors"
-    elif name == "ConsoleLogger":
-        mod = "console"
-    elif name == "Command":
-        mod = "command"
-    elif name in ("Credentials", "FileStorage", "MemoryStorage"):
-        mod = "store"
-    elif " " + name + " " in _MODULES:
+    i = _HOMES.find(" " + name + ".")
+    if i < 0:
         # `from iotc import sas` lands here on MicroPython before the submodule import.
-        return __import__("iotc." + name, None, None, (name,))
-    else:
-        raise AttributeError(name)
+        try:
+            return __import__("iotc." + name, None, None, (name,))
+        except ImportError:
+            raise AttributeError(name)
+    i += len(name) + 2
+    mod = _HOMES[i : _HOMES.index(" ", i)]
     value = getattr(__import__("iotc." + mod, None, None, (name,)), name)
     globals()[name] = value
     return value
