@@ -64,8 +64,10 @@ class IoTCClient:
         if self._link is not None:  # connecting again: the current session ends first
             self._link.close()
             self._link = None
-        # The link's code loads again after CONNECT: a reconnect's phases have its heap too.
+        # The link's code loads again after CONNECT, and this connect fetches the twin again:
+        # a reconnect's phases have the heap of both.
         _forget("link")
+        self._twin = None
         step = ("connect", force_dps)
         try:
             while step:  # each phase's module is freed before the next one loads

@@ -222,6 +222,11 @@ class Control:
             if not isinstance(dev_id, str):
                 raise ApiError(400, "refuse_connect needs a device")
             st.faults.refuse[dev_id] = [count, code]
+        elif kind == "twin_status":
+            status = int(_num(f.get("status"), "status", 500, 100, 599))
+            if not isinstance(dev_id, str):
+                raise ApiError(400, "twin_status needs a device")
+            st.faults.twin_status[dev_id] = [count, status]
         elif kind == "dps_status":
             status = int(_num(f.get("status"), "status", 429, 100, 599))
             ra = f.get("retry_after")

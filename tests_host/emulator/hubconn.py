@@ -159,8 +159,13 @@ class HubConnection(MqttConnection):
         if topic == events or topic.startswith(events + "/"):
             self.hub.store_telemetry(dev, topic, topic[len(events) + 1:], payload, qos, retain)
         elif topic.startswith("$iothub/twin/GET/"):
-            rid = topic_query(topic).get("$rid", "")
-            self.reply("$iothub/twin/res/200/?$rid=" + quote(rid, safe=""), json.dumps(dev.twin()))
+            rid = quote(topic_query(topic).get("$rid", ""), safe="")
+            status = self.state.faults.take_twin_status(dev.id)
+            if status is None:
+                self.reply("$iothub/twin/res/200/?$rid=" + rid, json.dumps(dev.twin()))
+            else:  # a twin_status fault
+                self.reply("$iothub/twin/res/{}/?$rid={}".format(status, rid),
+                           json.dumps({"message": "twin_status fault", "status": status}))
         elif topic.startswith("$iothub/twin/PATCH/properties/reported/"):
             self._reported(dev, topic_query(topic).get("$rid", ""), payload)
         elif topic.startswith("$iothub/methods/res/"):

@@ -213,6 +213,7 @@ class Faults:
         self.dps_assigning_count = 0  # how many registrations get them (0 = until cleared)
         self.dps_malformed = None  # kind of broken HTTP answer for the next DPS HTTP request
         self.refuse = {}  # device id -> [count, CONNACK code]: refuse its next CONNECTs
+        self.twin_status = {}  # device id -> [count, HTTP-like status]: its next twin GETs
 
     def public(self):
         return {
@@ -220,7 +221,18 @@ class Faults:
             "dps_assigning": self.dps_assigning,
             "dps_malformed": self.dps_malformed,
             "refuse": self.refuse,
+            "twin_status": self.twin_status,
         }
+
+    def take_twin_status(self, device_id):
+        """The status to answer this device's twin GET with, if a fault is armed; else None."""
+        f = self.twin_status.get(device_id)
+        if not f:
+            return None
+        f[0] -= 1
+        if f[0] <= 0:
+            del self.twin_status[device_id]
+        return f[1]
 
     def take_dps_status(self):
         f = self.dps_status

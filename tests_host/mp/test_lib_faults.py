@@ -131,6 +131,32 @@ def test_sent_while_offline_is_delivered_after_reconnect():
     c.disconnect()
 
 
+def test_twin_get_refused_connects_without_a_twin():
+    # The hub answers the twin GET with 500: connect() still succeeds, with no twin and no
+    # catch-up. In particular the twin of the connect before is not used again: it would hand
+    # over a desired property acknowledged since.
+    got = []
+    c = client("flt-twin")
+    c.on(IoTCEvents.PROPERTIES, lambda n, v, comp: got.append(n) or True)
+    c.connect()
+    c.disconnect()
+    emuctl.call("POST", "/devices/flt-twin/desired", {"fan": 3})
+    c.connect()  # this twin holds fan, newer than what was reported: handed over, acknowledged
+    eq(got, ["fan"])
+    wait(lambda: "fan" in device("flt-twin")["twin"]["reported"], c, what="the ack")
+    c.disconnect()
+    _fault(kind="twin_status", device="flt-twin", status=500)
+    c.connect()
+    eq((c.is_connected(), c.get_twin(), got), (True, None, ["fan"]))
+    if "twin GET: no twin in the answer (status 500)" not in c.logger.text():
+        raise AssertionError(c.logger.text())
+    c.disconnect()
+    c.connect()  # the next connect has it again
+    eq(c.get_twin()["desired"]["fan"], 3)
+    eq(got, ["fan"])
+    c.disconnect()
+
+
 def test_cached_assignment_skips_dps():
     store = MemoryStorage()
     c = client("flt-cache", storage=store)
