@@ -162,10 +162,11 @@ class Bench:
 
     def micropypath(self, client, kind):
         # The bench's modules, the client tree, the bridges (only the old client imports any
-        # but `ussl`), and the port's frozen modules.
-        return ":".join([os.path.join(self.build_dir, "bench-mp"),
-                         os.path.join(self.build_dir, client, kind),
-                         os.path.join(self.build_dir, "bench-bridge"), ".frozen"])
+        # but `ussl`), and the port's frozen modules. Relative to the folder the device runs in
+        # (bench-mp): a loaded module's path is interned, so an absolute one would make the
+        # heap figures depend on where --out is.
+        return ":".join(["", os.path.join("..", client, kind), os.path.join("..", "bench-bridge"),
+                         ".frozen"])
 
     # ---------------------------------------------------------------- emulator and proxy
     def start_emulator(self):
