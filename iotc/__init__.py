@@ -59,5 +59,5 @@ def _phase(client, name, *args):
         return mod.run(client, *args)
     finally:
         del mod
-        _forget(name, "sas", "topics", "tls", "certs", "store", "failure")
+        _forget(name, "sas", "topics", "tls", "certs", "store", "failure", "session")
         gc.collect()

@@ -136,10 +136,6 @@ class IoTCClient:
                     self._log("the hub refused a subscription")
         return True
 
-    def _next_id(self):
-        self._id = self._id % 65535 + 1
-        return self._id
-
     def send_telemetry(self, payload, properties=None, component=None):
         # payload: dict (sent as JSON) or str/bytes. Returns the packet id for QoS 1, else 0.
         topic = self._topic
@@ -163,7 +159,7 @@ class IoTCClient:
                 while len(self._inflight) >= _MAX_INFLIGHT:
                     if not self._handle(link.poll()):
                         time.sleep_ms(1)
-                pid = self._next_id()
+                pid = self._id = self._id % 65535 + 1  # packet ids (and $rid): 1..65535
                 if not self._inflight:
                     self._ack_at = time.ticks_ms()
                 self._inflight[pid] = link.publish(topic, payload, 1, pid)
@@ -185,7 +181,7 @@ class IoTCClient:
 
     def send_property(self, payload):
         # Reported properties; kept until the hub answers 204, resent after a reconnect.
-        rid = self._next_id()
+        rid = self._id = self._id % 65535 + 1
         self._reported[rid] = payload
         if self._link is not None:
             try:

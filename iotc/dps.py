@@ -21,31 +21,14 @@ _NOT_JSON = const(5)
 _NO_HUB = const(6)
 _FAILED = const(7)
 _STILL_ASSIGNING = const(8)
+_REFUSED = const(9)
 
 
 def _fail(*args):
-    # -> iotc.failure.dps(reason, status, code, ...): the words load only when DPS fails.
+    # -> iotc.failure.dps(reason, status, ...): the words load only when DPS fails.
     from iotc.failure import dps
 
     return dps(*args)
-
-
-def _refused(status, wait, body):
-    from iotc.failure import dps_refused
-
-    return dps_refused(status, wait, body)
-
-
-def _open(client, host, port):
-    # iotc.session's open_tls, with that module loaded only for the handshake: freed before
-    # the answers are read and parsed.
-    from iotc.session import open_tls
-
-    try:
-        return open_tls(client, host, port)
-    finally:
-        del open_tls
-        _forget("session")
 
 
 def _line(s, status):
@@ -150,7 +133,13 @@ def register(client, auth):
         for _ in range(_MAX_POLLS + _MAX_THROTTLED + 1):
             fresh = sock is None
             if fresh:
-                sock = _open(client, host, int(port or 443))
+                # iotc.session (open_tls) loads for the handshake only: it is freed before the
+                # answers are read and parsed.
+                from iotc.session import open_tls
+
+                sock = open_tls(client, host, int(port or 443))
+                del open_tls
+                _forget("session")
             try:
                 # In pieces, as str (written as UTF-8): the token and the body are not copied
                 # into one request string, at the tightest moment of provisioning.
@@ -173,7 +162,7 @@ def register(client, auth):
             if status == 429 or status >= 500:
                 throttled += 1
                 if throttled > _MAX_THROTTLED:
-                    raise _refused(status, wait, data)
+                    raise _fail(_REFUSED, status, wait, data)
                 wait = _DEFAULT_WAIT * throttled if wait is None else wait
                 client._log("DPS answered {}; retrying in {} s", status, wait)
                 time.sleep(wait)
@@ -181,7 +170,7 @@ def register(client, auth):
             if status not in (200, 202):
                 if status in (401, 403):
                     client._assigned = False  # refused: the next attempt provisions again
-                raise _refused(status, wait, data)
+                raise _fail(_REFUSED, status, wait, data)
             try:
                 doc = json.loads(data)
                 state = doc.get("registrationState") or {}
@@ -195,11 +184,10 @@ def register(client, auth):
                     raise _fail(_NO_HUB, status)
                 return hub, state.get("deviceId") or reg_id
             if st in ("failed", "disabled") or not op:
-                raise _fail(_FAILED, status, state.get("errorCode"), st,
-                            state.get("errorMessage"))
+                raise _fail(_FAILED, status, st, state)
             time.sleep(_DEFAULT_WAIT if wait is None else wait)
             method, body, path = "GET", "", "{}/operations/{}".format(base, op)
-        raise _fail(_STILL_ASSIGNING, 202, None, _MAX_POLLS)
+        raise _fail(_STILL_ASSIGNING, 202, _MAX_POLLS)
     finally:
         if sock:
             sock.close()

@@ -9,17 +9,26 @@ from iotc import IoTCError
 from iotc.errors import AuthError, ProvisioningError
 
 
-def dps(reason, status=0, code=None, *args):
-    # -> ProvisioningError for one of iotc.dps's reasons (its numbers, in this order).
+def dps(reason, status=0, *detail):
+    # -> the error for one of iotc.dps's reasons (its numbers, in this order). detail: for a
+    # refusal (9) Retry-After and the body; for a failed registration (7) its status and its
+    # registrationState; for too many polls (8) their number.
+    if reason == 9:
+        return _refused(status, *detail)
+    code = None
+    if reason == 7:
+        st, state = detail
+        code = state.get("errorCode")
+        detail = (st, state.get("errorMessage"))
     text = ("truncated HTTP answer", "malformed HTTP status line", "malformed HTTP header",
             "malformed chunked body", "bad Content-Length", "answer is not JSON",
             "assigned without a hub", "registration {}: {}", "still assigning after {} polls",
             )[reason]
-    return ProvisioningError("DPS: " + text.format(*args), status, code)
+    return ProvisioningError("DPS: " + text.format(*detail), status, code)
 
 
-def dps_refused(status, wait, body):
-    # -> the error for a DPS answer that is not 200/202, with DPS's errorCode and message.
+def _refused(status, wait, body):
+    # A DPS answer that is not 200/202, with DPS's errorCode and message.
     code = msg = None
     try:
         doc = json.loads(body)

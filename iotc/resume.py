@@ -59,7 +59,7 @@ def _start(client, link):
         i += 1
     buf[i] = rem
     i += 1
-    pid = client._next_id()
+    pid = client._id = client._id % 65535 + 1
     buf[i] = pid >> 8
     buf[i + 1] = pid & 0xFF
     i += 2
@@ -71,7 +71,8 @@ def _start(client, link):
         buf[i + 2 + n] = 1
         i += 3 + n
     link.write(buf, i)
-    rid = str(client._next_id()).encode()
+    client._id = client._id % 65535 + 1
+    rid = str(client._id).encode()
     link.publish(b"$iothub/twin/GET/?$rid=" + rid, b"")
     return b"&$rid=" + rid + b"&"  # what the answer's query holds, between "&"s
 

@@ -1,5 +1,5 @@
 # Pure protocol functions: topics, property bags, classification, IoT Central payloads.
-from iotc import command, desired, proto, topics
+from iotc import AuthError, IoTCError, ProvisioningError, command, desired, failure, proto, topics
 
 
 def eq(a, b):
@@ -82,6 +82,26 @@ def test_ack_payloads():
        {"c1": {"__t": "c", "p": {"value": 1, "ac": 500, "av": 2, "ad": "bad"}}})
 
 
+def test_failure_texts_for_dps():
+    # iotc.dps names its reasons by number; iotc.failure has the words (loaded only to raise).
+    e = failure.dps(0, 200)
+    eq((type(e), str(e), e.status, e.code), (ProvisioningError, "DPS: truncated HTTP answer", 200,
+                                             None))
+    e = failure.dps(7, 200, "failed", {"errorCode": 400209, "errorMessage": "custom allocation"})
+    eq((str(e), e.code), ("DPS: registration failed: custom allocation", 400209))
+    eq(str(failure.dps(8, 202, 10)), "DPS: still assigning after 10 polls")
+    e = failure.dps(9, 429, 3, b'{"errorCode": 429001, "message": "throttled"}')
+    eq((type(e), e.status, e.code, e.retry_after), (ProvisioningError, 429, 429001, 3))
+    e = failure.dps(9, 401, None, b"not json")
+    if type(e) is not AuthError or "401" not in str(e) or "clock" not in str(e):
+        raise AssertionError(repr(e))
+
+
+def test_failure_texts_for_connack():
+    e = failure.connack(5)
+    eq((type(e), str(e)), (AuthError, "hub refused the connection: CONNACK 5 (not authorized)"))
+    eq(type(failure.connack(3)), IoTCError)
+    eq(str(failure.connack(9)), "hub refused the connection: CONNACK 9 (?)")
 
 
 def test_quote_keeps_unreserved_and_encodes_the_rest():
