@@ -53,6 +53,8 @@ def _start(client, link):
         buf = bytearray(rem + 5)
     buf[0] = 0x82
     i = 1
+    # The remaining length, 7 bits a byte, as iotc.link.publish writes it: a function shared
+    # by both would stay in RAM with the link (about 128 B) for a packet sent once a connect.
     while rem > 0x7F:
         buf[i] = (rem & 0x7F) | 0x80
         rem >>= 7
