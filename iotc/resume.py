@@ -97,6 +97,7 @@ def _await_twin(client, link, want):
 
 def _twin_answer(client, link, want, op, body):
     # -> True when this packet is the answer to our twin GET ("$iothub/twin/res/200/?$rid=N").
+    # Its topic is read as iotc.proto.classify reads a twin answer's, without loading that.
     if op & 0xF0 != 0x30 or body is None:
         return False
     tl = body[0] << 8 | body[1]
