@@ -11,17 +11,18 @@ from micropython import const
 from iotc import IoTCError, _forget, _phase
 
 _MAX_INFLIGHT = const(16)
-_MAX_QUEUED = const(32)  # messages kept while offline
+_MAX_QUEUED = const(32)  # messages kept while offline, and reported patches unanswered
 _DRAIN = const(8)  # packets handled per listen() call
+_WINDOW_MS = const(10000)  # 16 QoS 1 messages unacknowledged this long: the link is dead
+_ETIMEDOUT = const(110)  # a number, not a text: a text would stay in RAM with this module
 
 
 class IoTCClient:
-    # Reconnect backoff (iotc.offline): first retry at once, then RETRY_MS doubling up to
-    # RETRY_MAX_MS.
+    # Reconnect backoff (iotc.offline): RETRY_MS doubling up to RETRY_MAX_MS, with jitter
+    # (Azure's 1 s and 100 s, PROTOCOL.md §6). While healing, DPS is asked at most once each
+    # 12 x RETRY_MAX_MS, 20 minutes (registrations are billed and throttled; iotc.dps).
     RETRY_MS = 1000
-    RETRY_MAX_MS = 60000
-    # QoS 1: with messages unacknowledged and no PUBACK for this long, publish them again.
-    ACK_TIMEOUT_MS = 10000
+    RETRY_MAX_MS = 100000
 
     def __init__(self, *args, **kw):
         # IoTCClient(id_scope, device_id, credentials_type, credentials, logger=None,
@@ -104,13 +105,12 @@ class IoTCClient:
                 if not self._handle(link.poll()):
                     break
             now = time.ticks_ms()
-            if self._inflight and time.ticks_diff(now, self._ack_at) > self.ACK_TIMEOUT_MS:
-                for packet in self._inflight.values():  # the hub went quiet: send them again
-                    packet[0] |= 8  # DUP
-                    link.write(packet, len(packet))
-                self._ack_at = now
-            if self.keepalive and time.ticks_diff(now, link.last_tx) > self.keepalive * 500:
-                link.write(b"\xc0\x00", 2)  # PINGREQ
+            half = self.keepalive * 500
+            if time.ticks_diff(now, link.last_rx) > 3 * half:
+                raise OSError(_ETIMEDOUT)  # pinged all along, nothing came back: half-open
+            if time.ticks_diff(now, link.pinged) > half:
+                link.write(b"\xc0\x00", 2)  # PINGREQ; any packet back proves the link
+                link.pinged = now
             if time.ticks_diff(now, self._due) >= 0:
                 self._log("renewing the SAS token")
                 link = None  # connect() ends this session; no reference here may keep it
@@ -125,12 +125,11 @@ class IoTCClient:
         kind = op & 0xF0
         if kind == 0x30:  # a PUBLISH: iotc.inbox loads for it and is freed after
             _phase(self, "inbox", op, body)
-        elif kind == 0x40:
+        elif kind == 0x40 and body:
             pid = body[0] << 8 | body[1]
-            self._ack_at = time.ticks_ms()
             if self._inflight.pop(pid, None):
                 self._emit(5, "telemetry", pid)  # IoTCEvents.MESSAGE_SENT
-        elif kind == 0x90:
+        elif kind == 0x90 and body:
             for code in body[2:]:
                 if code == 0x80:
                     self._log("the hub refused a subscription")
@@ -142,12 +141,11 @@ class IoTCClient:
         if topic is None:
             raise IoTCError("call connect() first")
         if properties or component:
-            from iotc.topics import property_bag
+            from iotc.topics import telemetry_topic
 
-            extra = dict(properties) if properties else {}
-            if component:
-                extra["$.sub"] = component
-            topic += (b"" if topic[-1] == 47 else b"&") + property_bag(extra).encode()
+            dev = topic.split(b"/", 2)[1].decode()  # as the session named it
+            topic = telemetry_topic(dev, self.content_type, self.content_encoding, properties,
+                                    component).encode()
         return self._publish(topic, payload, self.qos)
 
     def _publish(self, topic, payload, qos):
@@ -156,12 +154,13 @@ class IoTCClient:
             if link is None:
                 raise OSError("offline")
             if qos:
+                t0 = time.ticks_ms()
                 while len(self._inflight) >= _MAX_INFLIGHT:
                     if not self._handle(link.poll()):
+                        if time.ticks_diff(time.ticks_ms(), t0) > _WINDOW_MS:
+                            raise OSError(_ETIMEDOUT)
                         time.sleep_ms(1)
                 pid = self._id = self._id % 65535 + 1  # packet ids (and $rid): 1..65535
-                if not self._inflight:
-                    self._ack_at = time.ticks_ms()
                 self._inflight[pid] = link.publish(topic, payload, 1, pid)
                 return pid
             link.publish(topic, payload)
@@ -180,7 +179,15 @@ class IoTCClient:
         return 0
 
     def send_property(self, payload):
-        # Reported properties; kept until the hub answers 204, resent after a reconnect.
+        # Reported properties; kept until the hub answers 204, resent after a reconnect, in
+        # order. Made JSON now, so what cannot be sent (a value too deep for the board's stack:
+        # RuntimeError) is refused here, never kept to fail again at each reconnect.
+        if self._link is None and len(self._reported) >= _MAX_QUEUED:
+            raise IoTCError("offline and the send queue is full")
+        if not isinstance(payload, (bytes, str)):
+            import json
+
+            payload = json.dumps(payload)
         rid = self._id = self._id % 65535 + 1
         self._reported[rid] = payload
         if self._link is not None:

@@ -48,11 +48,29 @@ def on_command(client, name, rid, payload):
 
 
 def _respond(client, command, payload, status):
+    # IoT Hub takes a method's answer only as JSON (or empty): a str goes as a JSON string,
+    # bytes only when they already are JSON.
     if command.acked:
         return
+    if payload is None:
+        body = b""
+    elif isinstance(payload, (bytes, bytearray)):
+        try:
+            json.loads(payload)
+        except ValueError:
+            from iotc import IoTCError
+
+            raise IoTCError("command answer: bytes that are not JSON (a str is sent as one)")
+        body = payload
+    else:
+        body = json.dumps(payload)
     command.acked = True
-    topic = "$iothub/methods/res/{}/?$rid={}".format(status, command.request_id).encode()
-    client._link.publish(topic, b"" if payload is None else payload)
+    link = client._link
+    if link is None:  # the session that asked has ended: the hub no longer waits for it
+        client._log("command {}: answer not sent, offline", command.name)
+        return
+    link.publish("$iothub/methods/res/{}/?$rid={}".format(status, command.request_id).encode(),
+                 body)
 
 
 def on_c2d(client, props, payload):
@@ -60,5 +78,6 @@ def on_c2d(client, props, payload):
     name = props.get("method-name") or ""
     comp, cmd = split_command(name.split(":")[-1])
     cb = client._events.get(3)  # IoTCEvents.ENQUEUED_COMMANDS
-    if cb is not None:
-        cb(Command(cmd, _value(payload), comp, props.get("$.mid")))
+    if cb is not None:  # "@": IoT Central's body for a command with no parameter
+        value = None if len(payload) == 1 and payload[0] == 64 else _value(payload)
+        cb(Command(cmd, value, comp, props.get("$.mid")))

@@ -12,6 +12,11 @@ def run(client, id_scope, device_id, credentials_type, credentials, logger=None,
         raise IoTCError("id_scope is empty")
     if qos not in (0, 1) or credentials_type not in (1, 2):
         raise IoTCError("qos is 0 or 1; credentials_type an IoTCConnectType")
+    # The hub closes a link silent for 1.5x keepalive, and at most 1767 s (PROTOCOL.md §3.1).
+    if not isinstance(keepalive, int) or not 1 <= keepalive <= 1177:
+        raise IoTCError("keepalive is 1 to 1177 s")
+    if not isinstance(token_ttl, int) or not 5 <= token_ttl <= 31536000:
+        raise IoTCError("token_ttl is 5 s to 365 days")
     from iotc.sas import device_key
 
     client._key = device_key(credentials_type == 1, credentials, device_id)
@@ -37,11 +42,12 @@ def run(client, id_scope, device_id, credentials_type, credentials, logger=None,
     client._twin = None
     client._id = 0  # the last packet id, also used as $rid
     client._inflight = {}  # pid -> PUBLISH packet, until its PUBACK
-    client._ack_at = 0  # ticks of the last PUBACK (or first send): republish after silence
-    client._reported = {}  # rid -> patch, until the hub answers 204
+    client._reported = {}  # rid -> JSON patch, until the hub answers 204
     client._queue = []  # (topic, payload, qos) accepted while offline
     client._c2d_prefix = None  # set at each connect (iotc.session)
-    client._failures = 0
+    client._failures = 0  # connects failed in a row
+    client._dps_at = None  # time.time() from which DPS may be asked again while healing
     # Ticks when something is due: offline, the next reconnect (None: stay offline);
-    # online, renewing the SAS token.
+    # online, a new session: renewing the SAS token (at least once a day: on a 32-bit board
+    # a ticks interval stays under 2^29 ms, 6.2 days), or resending what the hub throttled.
     client._due = None

@@ -6,6 +6,8 @@
 # iotc.mqtt (CONNECT), iotc.resume (subscriptions, twin) and iotc.desired (the catch-up).
 # MIT license; Copyright (c) 2026 the iotc authors
 
+import time
+
 from micropython import const
 
 from iotc import _forget, _phase
@@ -15,8 +17,9 @@ _DPS_TOKEN_TTL = const(3600)
 
 
 def run(client, force_dps):
-    # -> the next phase: ("dps", registration token) or ("session", False).
-    # client._assigned False: the hub refused the last assignment, so the cache is not read.
+    # -> the next phase: ("dps", registration token) or ("session", force_dps).
+    # force_dps: True, provision whatever is cached; False, connect() as the application called
+    # it; None, healing inside listen(). client._assigned False: refused, the cache is not read.
     if client._assigned is None and client.storage and not force_dps:
         c = client.storage.retrieve()
         if c is not None:
@@ -24,9 +27,14 @@ def run(client, force_dps):
     if client._tls is False:
         _phase(client, "tls")
     if force_dps or not client._assigned or client._failures >= _MAX_HUB_FAILURES:
-        client._log("provisioning {} through {}", client.device_id, client.endpoint)
-        return "dps", _registration_token(client)
-    return "session", False  # False: the assignment is not fresh from DPS
+        # Registrations are billed and throttled: while healing, DPS is asked again only once
+        # client._dps_at has passed (iotc.dps), whatever it or the hub said; the hub meanwhile.
+        if force_dps is not None or client._dps_at is None or time.time() >= client._dps_at:
+            client._log("provisioning {} through {}", client.device_id, client.endpoint)
+            return "dps", _registration_token(client)
+        if not client._assigned:
+            raise OSError("DPS is asked again only at {}".format(client._dps_at))
+    return "session", force_dps
 
 
 def _registration_token(client):

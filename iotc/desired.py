@@ -80,4 +80,9 @@ def on_property(client, comp, name, value, version):
             return
         if ret is not True:
             value = ret
-    client.send_property(ack(comp, name, value, version, status, desc))
+    try:
+        client.send_property(ack(comp, name, value, version, status, desc))
+    except OSError:
+        raise
+    except Exception as e:  # too deep to send, or too many waiting: dropped, not kept
+        client._log("{}: acknowledgement not sent ({!r})", name, e)

@@ -149,6 +149,8 @@ def register(client, auth):
                              "Content-Length: {}\r\n\r\n".format(len(body)), body):
                     sock.write(part)
                 status, wait, data, keep = _response(sock, buf)
+                # DPS answered (a registration, billed): while healing, not again for 20 min.
+                client._dps_at = time.time() + client.RETRY_MAX_MS * 12 / 1000
             except OSError:
                 sock.close()
                 sock = None
@@ -196,8 +198,8 @@ def register(client, auth):
 def run(client, auth):
     # The provisioning phase of a connect: register, keep the assignment (and cache it), then
     # on to iotc.session with it (fresh: a refusal now is not the cache's fault).
+    # The failure count stays: a hub that keeps refusing fresh assignments still backs off.
     hub, dev = client._assigned = register(client, auth)
-    client._failures = 0
     if client.storage:
         from iotc.store import Credentials
 

@@ -6,27 +6,34 @@
 
 import gc
 import json
+import time
 
 from iotc import _forget
 
 
 def run(client, op, body):
     # One PUBLISH. A malformed message or a failing callback is logged and skipped: listen()
-    # goes on.
-    if body is None:
-        client._log("skipped a message larger than the device accepts")
-        return
-    tl = body[0] << 8 | body[1]
-    i = 2 + tl
+    # goes on. One too large for the device (iotc.link cut it) is acknowledged and skipped;
+    # one the heap cannot hold raises MemoryError, unacknowledged.
+    link = client._link
     pid = 0
-    if op & 6 and i + 2 <= len(body):
-        pid = body[i] << 8 | body[i + 1]
-        i += 2
-    payload = memoryview(body)[i:]
     try:
+        if op & 0x200:
+            raise MemoryError("no room for a message")
+        if body is None:
+            raise ValueError("PUBLISH topic runs past the packet")
+        tl = body[0] << 8 | body[1]
+        i = 2 + tl
+        if op & 6:
+            pid = body[i] << 8 | body[i + 1]
+            i += 2
         if i > len(body):
             raise ValueError("PUBLISH topic runs past the packet")
         topic = bytes(body[2 : 2 + tl]).decode()
+        if op & 0x100:
+            client._log("skipped a message larger than the device accepts, on {}", topic)
+            return
+        payload = memoryview(body)[i:]
         from iotc.proto import classify
 
         kind, a, b = classify(topic, client._c2d_prefix)
@@ -52,13 +59,14 @@ def run(client, op, body):
     except (OSError, MemoryError):
         # Not the message's fault: the link failed, or the heap is full. listen() reports it;
         # with no PUBACK, the hub sends a QoS 1 message again.
+        pid = 0
         raise
     except Exception as e:
         client._log("skipped a message ({!r})", e)
     finally:
         _forget("proto", "desired", "command")  # loaded for one message: the GC has them back
-    if pid:
-        client._link.write(bytes((0x40, 2, pid >> 8, pid & 0xFF)), 4)  # PUBACK
+        if pid and client._link is link:  # not if a callback ended the session
+            link.write(bytes((0x40, 2, pid >> 8, pid & 0xFF)), 4)  # PUBACK
 
 
 def _twin_answer(client, status, rid, payload):
@@ -73,7 +81,12 @@ def _twin_answer(client, status, rid, payload):
     if status < 300:
         client._emit(5, "property", rid)  # IoTCEvents.MESSAGE_SENT
     elif status == 429 or status >= 500:
-        client._reported[rid] = patch  # throttled or hub trouble: sent again at reconnect
-        client._log("reported property answered {}; will resend", status)
+        # Throttled, or hub trouble: a new session in 30 s sends it again, in order with the
+        # others still unanswered (sooner than the token's renewal, which it then is).
+        client._reported[rid] = patch
+        soon = time.ticks_add(time.ticks_ms(), 30000)
+        if time.ticks_diff(client._due, soon) > 0:
+            client._due = soon
+        client._log("reported property answered {}; resending in 30 s", status)
     else:
         client._log("reported property refused: {}", status)

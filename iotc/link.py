@@ -21,7 +21,9 @@ class Link:
         self._mv = memoryview(self._buf)
         self._io = None
         self._small = bytearray(4)
-        self.last_tx = time.ticks_ms()
+        # Ticks of the last packet read and of the last PINGREQ: listen() pings each half
+        # keepalive, and calls the link dead after 1.5x keepalive with nothing read.
+        self.last_rx = self.pinged = time.ticks_ms()
 
     def write(self, buf, n):
         # The socket is non-blocking: ride out a full send buffer, but not forever.
@@ -35,7 +37,6 @@ class Link:
                 raise OSError("MQTT write timed out")
             else:
                 time.sleep_ms(1)
-        self.last_tx = time.ticks_ms()
 
     def publish(self, topic, payload, qos=0, pid=0):
         # topic: bytes. payload: bytes/str, or an object sent as JSON (serialised straight into
@@ -124,13 +125,17 @@ class Link:
 
     def poll(self):
         # -> (first header byte, remaining bytes) of one incoming packet, or None if none.
-        # The bytes of anything but a PUBLISH are only valid until the next poll().
+        # The bytes of a control packet are only valid until the next poll(). A PUBLISH too
+        # large to take (over _MAX_IN: op | 0x100; no room in the heap: op | 0x200) comes cut:
+        # its head only (or None), the rest read and dropped, so the link stays in step and the
+        # message can still be told apart and answered.
         small = self._small
         r = self.sock.readinto(small, 1)
         if r is None:
             return None
         if not r:
             raise OSError("MQTT connection closed by the server")
+        self.last_rx = time.ticks_ms()
         op = small[0]
         n = 0
         sh = 0
@@ -142,19 +147,41 @@ class Link:
             sh += 7
             if sh > 21:
                 raise OSError("MQTT: bad remaining length")
-        if n > _MAX_IN:
-            self._skip(n)
-            return op, None
-        if op & 0xF0 != 0x30 and n <= 4:
-            return op, self._read(n, small)
-        if not n:
-            return op, b""
-        try:
-            body = bytearray(n)
-        except MemoryError:  # no room for it: drop it, so the next packet is read whole
-            self._skip(n)
-            raise
-        return op, self._read(n, body)
+        if op & 0xF0 != 0x30:  # a control packet: a few bytes; a big one is nonsense, dropped
+            if n <= 4:
+                return op, self._read(n, small)
+            if n > 64:
+                self._skip(n)
+                return op, None
+            return op, self._read(n)
+        body = None
+        if n <= _MAX_IN:
+            try:
+                body = bytearray(n)
+            except MemoryError:
+                op |= 0x200
+        else:
+            op |= 0x100
+        if body is not None:
+            return op, self._read(n, body)
+        # Too large to take: its head alone (topic length, topic, packet id), when that can be
+        # had; the rest read and dropped.
+        self._read(2, small)
+        h = 2 + (small[0] << 8 | small[1]) + (2 if op & 6 else 0)
+        head = None
+        if h <= n:
+            try:
+                head = bytearray(h)
+                head[0] = small[0]
+                head[1] = small[1]
+                self._read(h - 2, memoryview(head)[2:])
+            except MemoryError:
+                head = None
+                h = 2
+        else:
+            h = 2
+        self._skip(n - h)
+        return op, head
 
     def _skip(self, n):
         # Read and drop n bytes, in pieces of the link's buffer: the link stays in step.

@@ -79,7 +79,8 @@ def mqtt_connect(sock, client_id, host, user, password, keepalive):
 
 def run(client, fresh, sock, dev, host, user, password):
     # -> the next phase: iotc.resume once CONNACK accepts us; iotc.connect again, to provision,
-    # when the hub refuses an assignment that came from the cache (PROTOCOL.md §6).
+    # when the hub refuses an assignment that came from the cache (PROTOCOL.md §6). fresh: True
+    # when the assignment came from DPS in this connect, else connect's force_dps (False/None).
     try:
         mqtt_connect(sock, dev, host, user, password, client.keepalive)
     except IoTCError as e:
@@ -88,11 +89,11 @@ def run(client, fresh, sock, dev, host, user, password):
 
         if not isinstance(e, AuthError):
             raise
+        client._assigned = False  # refused: the hub is asked again only after DPS
         if fresh:
-            client._assigned = False  # the next attempt provisions again
             raise
         client._log("hub refused the cached assignment; provisioning again")
-        return "connect", True
+        return "connect", fresh  # healing (None), the DPS gap still holds
     except BaseException:
         sock.close()
         raise

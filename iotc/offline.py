@@ -4,6 +4,19 @@
 
 import time
 
+from micropython import const
+
+_JITTER_MS = const(5000)  # at most this much at random on top (PROTOCOL.md §6)
+
+
+def backoff(n, first, cap):
+    # -> ms before attempt n + 1 after n failures in a row: first, doubling, up to cap, with up
+    # to _JITTER_MS (or the delay itself, when shorter) added at random, within cap. A fleet
+    # dropped at one instant (a hub restart) then comes back spread out, never at once.
+    jitter = min(_JITTER_MS, first << min(n - 1, 20), cap)
+    delay = min(first << min(n - 1, 20), cap - jitter)
+    return delay + time.ticks_us() % (jitter + 1)
+
 
 def run(client, reason, was_up):
     # reason: what broke the link, or None for disconnect(). was_up: a link was open.
@@ -13,12 +26,10 @@ def run(client, reason, was_up):
         if was_up:
             client._emit(4, False, "disconnect() called")  # IoTCEvents.CONNECTION
         return
-    # The next attempt: at once after the first failure, then RETRY_MS doubling up to
-    # RETRY_MAX_MS, each with up to a quarter more at random (jitter).
     client._failures += 1
-    n = client._failures
-    delay = 0 if n == 1 else min(client.RETRY_MS << min(n - 2, 16), client.RETRY_MAX_MS)
-    delay += time.ticks_us() % (delay // 4 + 1)
+    delay = backoff(client._failures, client.RETRY_MS, client.RETRY_MAX_MS)
+    if not client._assigned and client._dps_at is not None:  # only DPS can help: not yet
+        delay = max(delay, min(int((client._dps_at - time.time()) * 1000), 86400000))
     client._due = time.ticks_add(time.ticks_ms(), delay)
     client._log("connection lost ({}); retrying in {} ms", reason, delay)
     client._emit(4, False, str(reason))

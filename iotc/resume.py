@@ -22,12 +22,16 @@ def run(client):
     client._failures = 0
     client._emit(4, True, "connected")  # IoTCEvents.CONNECTION
     try:
-        for packet in client._inflight.values():
-            packet[0] |= 8  # DUP
+        # What the hub never acknowledged goes again, oldest first: MicroPython's dicts keep no
+        # order, and ids wrap at 65535, so an id's age is its distance back from the last one.
+        last = client._id
+        inflight = client._inflight
+        for pid in sorted(inflight, key=lambda pid: (last - pid) % 65535, reverse=True):
+            packet = inflight[pid]
+            packet[0] |= 8  # DUP: the link was proven dead, so only now
             client._link.write(packet, len(packet))
-        client._ack_at = time.ticks_ms()
-        for rid in list(client._reported):
-            client._send_reported(rid)
+        for pid in sorted(client._reported, key=lambda pid: (last - pid) % 65535, reverse=True):
+            client._send_reported(pid)
         queue, client._queue = client._queue, []
         for item in queue:
             client._publish(*item)
@@ -42,7 +46,8 @@ def _start(client, link):
     # One SUBSCRIBE for all the topics (QoS 1 each; the SUBACK comes through poll()), the twin
     # request, and when to renew the SAS token.
     ttl = client.token_ttl
-    client._due = time.ticks_add(time.ticks_ms(), (ttl - min(300, ttl // 5 + 1)) * 1000)
+    renew = min(ttl - min(300, ttl // 5 + 1), 86400)  # a day: far inside 2^29 ms
+    client._due = time.ticks_add(time.ticks_ms(), renew * 1000)
     topics = (b"$iothub/methods/POST/#", b"$iothub/twin/res/#",
               b"$iothub/twin/PATCH/properties/desired/#", (client._c2d_prefix + "#").encode())
     rem = 2
@@ -98,7 +103,8 @@ def _await_twin(client, link, want):
 def _twin_answer(client, link, want, op, body):
     # -> True when this packet is the answer to our twin GET ("$iothub/twin/res/200/?$rid=N").
     # Its topic is read as iotc.proto.classify reads a twin answer's, without loading that.
-    if op & 0xF0 != 0x30 or body is None:
+    # Whatever the answer holds, the connect goes on: without a twin when there is none to use.
+    if op & 0xF0 != 0x30 or body is None or len(body) < 2:
         return False
     tl = body[0] << 8 | body[1]
     topic = bytes(body[2 : 2 + tl])
@@ -108,15 +114,20 @@ def _twin_answer(client, link, want, op, body):
     if want not in b"&" + topic[q + 1 :] + b"&":
         return False
     i = 2 + tl
-    if op & 6:  # QoS 1: acknowledged
-        link.write(bytes((0x40, 2, body[i], body[i + 1])), 4)
-        i += 2
     try:
+        if op & 6:  # QoS 1: acknowledged
+            link.write(bytes((0x40, 2, body[i], body[i + 1])), 4)
+            i += 2
+        if op & 0x300:  # iotc.link cut it
+            raise ValueError("larger than the device accepts" if op & 0x100 else "no room in the heap")
         status = int(topic[17 : topic.index(b"/", 17)])
         if status != 200:
             raise ValueError("status {}".format(status))
         client._twin = json.loads(memoryview(body)[i:])
-    except ValueError as e:  # the session goes on without it; the desired catch-up is skipped
+    except OSError:
+        raise
+    except Exception as e:  # the session goes on without it; the desired catch-up is skipped
+        client._twin = None
         client._log("twin GET: no twin in the answer ({})", e)
         return True
     client._emit(6, client._twin, None)  # IoTCEvents.TWIN

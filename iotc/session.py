@@ -10,8 +10,8 @@ from iotc import IoTCError, _forget
 
 
 def run(client, fresh):
-    # -> ("mqtt", fresh, TLS socket, device id, host, MQTT username, password). fresh: the
-    # assignment came from DPS in this connect.
+    # -> ("mqtt", fresh, TLS socket, device id, host, MQTT username, password). fresh: True
+    # when the assignment came from DPS in this connect (see iotc.mqtt.run).
     from iotc import sas, topics
 
     hub, dev = client._assigned

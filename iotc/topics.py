@@ -22,13 +22,22 @@ def hub_username(hub, device_id, model_id=None):
     return user
 
 
-def telemetry_topic(device_id, content_type, content_encoding):
-    # Built once per connection; a message with properties appends "&" + property_bag(...).
+def telemetry_topic(device_id, content_type, content_encoding, properties=None,
+                    component=None):
+    # Built once per connection; a message with properties or a component gets its own, where
+    # its $.ct or $.ce replaces the connection's (the hub refuses a system property twice).
+    props = dict(properties) if properties else {}
+    if component:
+        props["$.sub"] = component
+    content_type = props.pop("$.ct", content_type)
+    content_encoding = props.pop("$.ce", content_encoding)
     topic = "devices/{}/messages/events/".format(device_id)
     if content_type:
         topic += "$.ct=" + quote(content_type) + ("&" if content_encoding else "")
     if content_encoding:
         topic += "$.ce=" + quote(content_encoding)
+    if props:
+        topic += ("&" if topic[-1] != "/" else "") + property_bag(props)
     return topic
 
 

@@ -87,12 +87,12 @@ def test_qos1_telemetry_is_acknowledged():
     c.disconnect()
 
 
-def test_qos1_unacknowledged_is_published_again():
-    # The hub holds back its PUBACKs for 1.5 s; after 0.3 s of silence the client republishes.
+def test_qos1_unacknowledged_is_not_published_again_on_a_live_link():
+    # The hub holds back its PUBACKs for 1.5 s: the link is not proven dead, so the message is
+    # not published a second time (a duplicate IoT Central would count and bill).
     import time
 
     c = _connected("sess-republish", qos=1)
-    c.ACK_TIMEOUT_MS = 300
     emuctl.call("POST", "/faults", {"kind": "stall", "device": "sess-republish", "seconds": 1.5})
     c.send_telemetry({"once": 1})
     t0 = time.ticks_ms()
@@ -100,9 +100,31 @@ def test_qos1_unacknowledged_is_published_again():
         c.listen()
         time.sleep_ms(10)
     wait(lambda: not c._inflight, c, what="the PUBACK")
-    msgs = telemetry("sess-republish")
-    if len(msgs) < 2 or any(json.loads(m["body"]) != {"once": 1} for m in msgs):
-        raise AssertionError(msgs)
+    eq([json.loads(m["body"]) for m in telemetry("sess-republish")], [{"once": 1}])
+    eq(device("sess-republish")["connects"], 1)
+    c.disconnect()
+
+
+def test_silent_link_is_found_dead_within_one_and_a_half_keepalives():
+    # Nothing comes back from the hub (it holds everything it sends for 8 s): with keepalive
+    # 2 s the client pings, hears nothing, and calls the link dead within 3 s of the last
+    # packet it read; it reconnects and publishes the unacknowledged message again.
+    import time
+
+    c = _connected("sess-halfopen", qos=1, keepalive=2)
+    lost = []
+    c.on(IoTCEvents.CONNECTION, lambda up, why: lost.append(time.ticks_ms()) if not up else None)
+    emuctl.call("POST", "/faults", {"kind": "stall", "device": "sess-halfopen", "seconds": 8})
+    t0 = time.ticks_ms()
+    c.send_telemetry({"seq": 1})
+    wait(lambda: lost, c, timeout_ms=6000, what="the dead link noticed")
+    took = time.ticks_diff(lost[0], t0)
+    print("half-open link noticed after", took, "ms (keepalive 2 s)")
+    if took > 3000 + 200:  # 1.5x keepalive, and listen()'s own pace
+        raise AssertionError("noticed after {} ms".format(took))
+    wait(lambda: c.is_connected() and not c._inflight, c, timeout_ms=20000, what="healed")
+    seqs = set(json.loads(m["body"])["seq"] for m in telemetry("sess-halfopen"))
+    eq(seqs, {1})
     c.disconnect()
 
 
@@ -296,7 +318,7 @@ def test_offline_command_from_c2d_survives_disconnect():
                 {"body": "@", "properties": {"method-name": "lights*off"}})
     c.connect()
     wait(lambda: len(got) == 2, c, what="queued c2d")
-    eq(got[1], ("off", "@", "lights"))
+    eq(got[1], ("off", None, "lights"))  # "@": no parameter
     wait(lambda: device("sess-c2d")["pending_c2d"] == 0, c, what="c2d acknowledged")
     c.disconnect()
 
