@@ -1,6 +1,7 @@
 """The emulator as one object: state, the four listeners, the ready info, start and stop."""
 
 import asyncio
+import asyncio.sslproto
 import ipaddress
 import json
 import os
@@ -19,6 +20,23 @@ from .state import State, load_or_create_group_key
 
 DEFAULT_STATE = os.path.join(os.path.dirname(os.path.abspath(__file__)), ".state")
 TLS_HANDSHAKE_TIMEOUT = 10.0
+
+
+class _AlertingSSLProtocol(asyncio.sslproto.SSLProtocol):
+    """asyncio drops the alert OpenSSL writes when a handshake fails (no shared suite, TLS 1.1)
+    and just closes; Azure sends it, so a device sees the refusal it would see there."""
+
+    def _on_handshake_complete(self, handshake_exc):
+        if handshake_exc is not None:
+            try:
+                self._process_outgoing()
+            except Exception:  # the alert is a courtesy; the close follows anyway
+                pass
+        super()._on_handshake_complete(handshake_exc)
+
+
+# loop.start_tls() builds its protocol from this module attribute; in the emulator's process only.
+asyncio.sslproto.SSLProtocol = _AlertingSSLProtocol
 
 
 class Config:
