@@ -33,13 +33,17 @@ class RunningEmulator:
         self.dir = workdir
         self.ready_file = os.path.join(workdir, "ready.json")
         self.log_path = os.path.join(workdir, "emulator.log")
-        ports = dict({"dps": 0, "dps-mqtt": 0, "hub": 0, "control": 0}, **(ports or {}))
+        # The hub is not given a port: it takes 8883 on a loopback address of its own, so that
+        # its name is a bare host name, as Azure's are.
+        ports = dict({"dps": 0, "dps-mqtt": 0, "control": 0}, **(ports or {}))
         cmd = [sys.executable, "-m", "tests_host.emulator", "serve", "--host", host,
                "--state", os.path.join(workdir, "state"), "--ready-file", self.ready_file,
                "--retry-after", str(retry_after)]
         for k, v in ports.items():
             cmd += ["--{}-port".format(k), str(v)]
         cmd += list(extra_args)
+        if os.path.exists(self.ready_file):  # from an earlier run in this folder
+            os.remove(self.ready_file)
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + READY_TIMEOUT

@@ -13,7 +13,7 @@ import uuid
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from emufixture import ROOT
+from emufixture import ROOT, RunningEmulator
 from emulator import certs, sas
 from emulator import testclient as tc
 
@@ -151,7 +151,7 @@ def test_watch(emulator):
 
 def test_public_name(emulator_factory):
     """--public-name: the assigned hub and the certificate carry that name."""
-    emu = emulator_factory(extra_args=["--public-name", "localhost"])
+    emu = emulator_factory(extra_args=["--public-name", "localhost"], ports={"hub": 0})
     info = emu.info
     assert info["hub_name"] == "localhost:" + info["hub"].rsplit(":", 1)[1]
     assert info["dps"].startswith("localhost:")
@@ -160,3 +160,30 @@ def test_public_name(emulator_factory):
     assert rs["assignedHub"] == info["hub_name"]
     c = tc.hub_connect(info, dev, sas.derive_device_key(info["group_key"], dev))
     c.close()
+
+
+def test_hub_addresses(emulator, tmp_path):
+    """Without --hub-port each emulator's hub takes 8883 on a loopback address of its own, kept
+    for the next start; assignedHub, the SAS `sr` and the user name then carry a bare name."""
+    first = RunningEmulator(str(tmp_path))
+    try:
+        info = first.info
+        assert info["hub_name"] != emulator.info["hub_name"]
+        assert info["hub"] == info["hub_name"] + ":8883"
+        dev = "adr-" + uuid.uuid4().hex[:6]
+        key = sas.derive_device_key(info["group_key"], dev)
+        assert tc.provision(info, dev)["assignedHub"] == info["hub_name"]
+        tc.hub_connect(info, dev, key).close()
+        c = tc.Mqtt(info["hub"], info["ca_pem"])  # "name:8883" is not the hub's name
+        try:
+            user = "{}1/{}/?api-version=2021-04-12".format(info["hub"], dev)
+            assert c.connect(dev, user, tc.hub_token(info, dev, key))[0] == 5
+        finally:
+            c.close()
+    finally:
+        first.stop()
+    again = RunningEmulator(str(tmp_path))
+    try:
+        assert again.info["hub_name"] == info["hub_name"]
+    finally:
+        again.stop()

@@ -1,6 +1,7 @@
 """The emulator's happy paths, driven by a raw client: DPS over HTTPS, hub connect, telemetry,
 twin, direct methods, C2D and the control API that shows them."""
 
+import ipaddress
 import json
 import threading
 import uuid
@@ -20,7 +21,9 @@ def test_ready_info(emulator):
               "group_id", "group_key"):
         assert i[k], k
     assert i["id_scope"] == "0ne0000EMU" and i["group_id"] == "SAS-IoT-Devices"
-    assert i["hub_name"] == i["hub"]  # not on 8883, so "host:port"
+    # As on Azure, the assigned hub is a bare host name: its own loopback address, on 8883.
+    assert i["hub"] == i["hub_name"] + ":8883"
+    assert ipaddress.ip_address(i["hub_name"]).is_loopback and i["hub_name"] != "127.0.0.1"
     st = emulator.app.state()
     assert st["dps"] == i["dps"] and st["internal_errors"] == 0
     env = emulator.env()

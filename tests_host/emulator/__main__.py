@@ -8,17 +8,24 @@ import signal
 import sys
 
 from .app import AppClient, AppError, watch
+from .limits import Limits, LimitError, parse_assignment
 from .server import DEFAULT_STATE, Config, Emulator
 
 DEFAULT_CONTROL = "127.0.0.1:8080"
 
 
-def _serve(a):
+def _serve(a, p):
+    try:
+        limits = dict(parse_assignment(x) for x in a.limit)
+        Limits(**limits)
+    except LimitError as e:
+        p.error(str(e))
     cfg = Config(host=a.host, dps_mqtt_host=a.dps_mqtt_host, hub_host=a.hub_host,
                  public_name=a.public_name, dps_port=a.dps_port, dps_mqtt_port=a.dps_mqtt_port,
                  hub_port=a.hub_port, control_port=a.control_port, state_dir=a.state,
                  ready_file=a.ready_file, cert_names=tuple(a.cert_name),
-                 retry_after=a.retry_after, id_scope=a.id_scope, verbose=not a.quiet)
+                 retry_after=a.retry_after, id_scope=a.id_scope, verbose=not a.quiet,
+                 limits=limits)
 
     async def main():
         # Handlers first: a Ctrl-C that comes as soon as the ready file exists still stops cleanly.
@@ -64,11 +71,13 @@ def main(argv=None):
     s = sub.add_parser("serve", help="run the emulator")
     s.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     s.add_argument("--dps-mqtt-host", help="bind address of DPS over MQTT (default --host)")
-    s.add_argument("--hub-host", help="bind address of the hub (default --host)")
+    s.add_argument("--hub-host", help="bind address of the hub (default: its own loopback "
+                   "address, 127.x.y.z, when --host is loopback; else --host)")
     s.add_argument("--public-name", help="name devices dial (default: the bind address)")
     s.add_argument("--dps-port", type=int, default=8443)
     s.add_argument("--dps-mqtt-port", type=int, default=8884)
-    s.add_argument("--hub-port", type=int, default=8883)
+    s.add_argument("--hub-port", type=int, help="hub port (default 8883, assignedHub a bare "
+                   "name as on Azure); another port binds --host and hands out NAME:PORT")
     s.add_argument("--control-port", type=int, default=8080)
     s.add_argument("--state", default=DEFAULT_STATE, help="folder for certificates and keys")
     s.add_argument("--ready-file", help="write the ready info here as JSON")
@@ -76,6 +85,8 @@ def main(argv=None):
                    help="extra name or address for the server certificate (repeatable)")
     s.add_argument("--retry-after", type=int, default=1, help="DPS Retry-After seconds (0 ok)")
     s.add_argument("--id-scope", default="0ne0000EMU")
+    s.add_argument("--limit", action="append", default=[], metavar="NAME=VALUE",
+                   help="set one of Azure's limits (repeatable; `limits` lists them)")
     s.add_argument("-q", "--quiet", action="store_true", help="no per-request log lines")
 
     def ctl(name, help_):
@@ -104,7 +115,7 @@ def main(argv=None):
 
     a = p.parse_args(argv)
     if a.cmd == "serve":
-        return _serve(a)
+        return _serve(a, p)
     app = AppClient(a.control)
     try:
         if a.cmd == "watch":

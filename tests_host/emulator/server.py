@@ -2,9 +2,11 @@
 
 import asyncio
 import asyncio.sslproto
+import errno
 import ipaddress
 import json
 import os
+import random
 import ssl
 import sys
 import time
@@ -16,10 +18,12 @@ from .dps import Dps
 from .dps_http import DpsHttp
 from .dps_mqtt import DpsMqtt
 from .hub import Hub
+from .limits import Limits
 from .state import State, load_or_create_group_key
 
 DEFAULT_STATE = os.path.join(os.path.dirname(os.path.abspath(__file__)), ".state")
 TLS_HANDSHAKE_TIMEOUT = 10.0
+HUB_PORT = 8883  # MQTT over TLS, the only port IoT Hub offers devices for MQTT
 
 
 class _AlertingSSLProtocol(asyncio.sslproto.SSLProtocol):
@@ -47,7 +51,7 @@ class Config:
     public_name = None  # default: the hub's bind host (127.0.0.1 for a wildcard bind)
     dps_port = 8443
     dps_mqtt_port = 8884
-    hub_port = 8883
+    hub_port = None  # None: 8883 on the hub's own loopback address (see _listen_hub)
     control_port = 8080
     state_dir = DEFAULT_STATE
     ready_file = None
@@ -56,6 +60,7 @@ class Config:
     id_scope = "0ne0000EMU"
     group_id = "SAS-IoT-Devices"
     verbose = True
+    limits = {}  # name -> value, over limits.DEFAULTS
 
     def __init__(self, **kw):
         for k, v in kw.items():
@@ -66,6 +71,28 @@ class Config:
 
 def _is_wildcard(host):
     return host in ("0.0.0.0", "::", "")
+
+
+def _is_loopback(host):
+    try:
+        a = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return a.version == 4 and a.is_loopback
+
+
+def _hub_addresses(path, tries=20):
+    """The hub's address of the last start (if any), then random ones of 127/8."""
+    try:
+        with open(path) as f:
+            last = f.read().strip()
+        if _is_loopback(last):
+            yield last
+    except OSError:
+        pass
+    rnd = random.SystemRandom()
+    for _ in range(tries):
+        yield "127.{}.{}.{}".format(rnd.randint(64, 250), rnd.randint(0, 255), rnd.randint(2, 254))
 
 
 def _hostport(host, port):
@@ -80,10 +107,12 @@ def _hostport(host, port):
 class Emulator:
     def __init__(self, cfg):
         self.cfg = cfg
+        self.limits = Limits(**cfg.limits)
         self.servers = []
         self.tasks = set()
         self.info = None
         self.state = None
+        self.tls = None
 
     def log(self, msg):
         if self.cfg.verbose:
@@ -118,12 +147,14 @@ class Emulator:
             self.state.internal_error("loop", exc or msg)
         self.log("INTERNAL ERROR (loop): {} {!r}".format(msg, exc))
 
-    async def _listen(self, handler, host, port, tls):
+    async def _listen(self, handler, host, port, service):
+        """Serve handler on host:port: over TLS for a service ("hub", "dps", "dps_mqtt"), plain
+        HTTP for None (the control API). -> the port."""
         async def accept(reader, writer):
             task = asyncio.current_task()
             self.tasks.add(task)
             try:
-                if tls and not await self._handshake(writer, tls):
+                if service and not await self._handshake(writer, self.tls):
                     return
                 await handler(reader, writer)
             except asyncio.CancelledError:
@@ -155,8 +186,15 @@ class Emulator:
         cfg = self.cfg
         loop = asyncio.get_running_loop()
         loop.set_exception_handler(self._loop_exception)
+        group_key = load_or_create_group_key(cfg.state_dir)
+        self.state = State(cfg.id_scope, "", (), cfg.group_id, group_key, cfg.retry_after,
+                           log=self._show_event, limits=self.limits)
+        self.hub = Hub(self.state, self.log)
+        dps = Dps(self.state)
+
+        # The hub first: its address decides its name, and the certificate must cover both.
+        hub_host, hub_port = await self._listen_hub()
         dps_mqtt_host = cfg.dps_mqtt_host or cfg.host
-        hub_host = cfg.hub_host or cfg.host
         hosts = {cfg.host, dps_mqtt_host, hub_host}
         public = cfg.public_name or ("127.0.0.1" if _is_wildcard(hub_host) else hub_host)
         names = {h for h in hosts if not _is_wildcard(h)} | {public} | set(cfg.cert_names)
@@ -166,23 +204,15 @@ class Emulator:
         if paths["issued"]:
             self.log("certificates: issued {} in {}".format(" and ".join(paths["issued"]),
                                                            cfg.state_dir))
-        tls = certs.server_context(paths)
-        group_key = load_or_create_group_key(cfg.state_dir)
-
-        # The hub's port decides its advertised name, so bind it first.
-        self.state = State(cfg.id_scope, "", (), cfg.group_id, group_key, cfg.retry_after,
-                           log=self._show_event)
-        self.hub = Hub(self.state, self.log)
-        dps = Dps(self.state)
-        hub_port = await self._listen(self.hub.serve, hub_host, cfg.hub_port, tls)
+        self.tls = certs.server_context(paths)
         hub_name = public if hub_port == 8883 else "{}:{}".format(public, hub_port)
         self.state.hub_name = hub_name
         self.state.hub_aliases = {hub_name.lower(), public.lower(),
                                   "{}:{}".format(public, hub_port).lower()}
         dps_port = await self._listen(DpsHttp(self.state, dps, self.log).serve, cfg.host,
-                                      cfg.dps_port, tls)
+                                      cfg.dps_port, "dps")
         dps_mqtt_port = await self._listen(DpsMqtt(self.state, dps, self.log).serve,
-                                           dps_mqtt_host, cfg.dps_mqtt_port, tls)
+                                           dps_mqtt_host, cfg.dps_mqtt_port, "dps_mqtt")
         control_port = await self._listen(Control(self).serve, cfg.control_host,
                                           cfg.control_port, None)
 
@@ -201,6 +231,7 @@ class Emulator:
             "group_id": cfg.group_id,
             "group_key": group_key,
             "retry_after": cfg.retry_after,
+            "limits": self.limits.public(),
             "pid": os.getpid(),
         }
         if cfg.ready_file:
@@ -209,6 +240,34 @@ class Emulator:
                 json.dump(self.info, f, indent=1)
             os.replace(tmp, cfg.ready_file)
         return self.info
+
+    async def _listen_hub(self):
+        """Bind the hub -> (host, port). As on Azure, by default the hub is a name on 8883: its
+        own loopback address (kept in the state folder for the next start), so that several
+        emulators on one machine do not collide. --hub-host, --hub-port, --public-name or a
+        --host that is not loopback bind where they say instead."""
+        cfg = self.cfg
+        if cfg.hub_host or cfg.hub_port is not None or cfg.public_name or not _is_loopback(cfg.host):
+            host = cfg.hub_host or cfg.host
+            port = HUB_PORT if cfg.hub_port is None else cfg.hub_port
+            return host, await self._listen(self.hub.serve, host, port, "hub")
+        path = os.path.join(cfg.state_dir, "hub_address.txt")
+        errors = []
+        for addr in _hub_addresses(path):
+            try:
+                port = await self._listen(self.hub.serve, addr, HUB_PORT, "hub")
+            except OSError as e:
+                if e.errno != errno.EADDRINUSE:
+                    raise
+                errors.append(addr)
+                continue
+            os.makedirs(cfg.state_dir, exist_ok=True)
+            with open(path, "w") as f:
+                f.write(addr + "\n")
+            return addr, port
+        raise OSError(errno.EADDRINUSE, "port {} is taken on {} loopback addresses ({}...); "
+                      "give the hub a port with --hub-port".format(
+                          HUB_PORT, len(errors), ", ".join(errors[:3])))
 
     def status(self):
         st = self.state

@@ -12,6 +12,7 @@ import time
 import uuid
 
 from . import sas
+from .limits import Limits
 
 TELEMETRY_KEEP = 5000  # messages kept per device
 EVENTS_KEEP = 20000  # events kept in the log
@@ -246,8 +247,9 @@ class Faults:
 
 class State:
     def __init__(self, id_scope, hub_name, hub_aliases, group_id, group_key, retry_after,
-                 log=None):
+                 log=None, limits=None):
         self.id_scope = id_scope
+        self.limits = limits or Limits()
         self.hub_name = hub_name
         self.hub_aliases = {a.lower() for a in hub_aliases} | {hub_name.lower()}
         self.retry_after = retry_after
