@@ -142,8 +142,8 @@ def test_bad_http_is_answered(emulator):
     assert tc.https(info, "GET", "/nothing/here" + API)[0] == 404
     assert tc.https(info, "DELETE", path)[0] == 405
     # chunked request bodies are fine too
-    raw = ("PUT {} HTTP/1.1\r\nAuthorization: {}\r\nTransfer-Encoding: chunked\r\n\r\n"
-           .format(path, tc.dps_token(info, dev)).encode())
+    raw = ("PUT {} HTTP/1.1\r\nAuthorization: {}\r\nTransfer-Encoding: chunked\r\n"
+           "Connection: close\r\n\r\n".format(path, tc.dps_token(info, dev)).encode())
     body = json.dumps({"registrationId": dev}).encode()
     raw += b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
     assert tc.https(info, None, None, raw=raw)[0] == 202

@@ -50,6 +50,32 @@ def test_dps_register_then_poll(emulator):
     assert not d["connected"]
 
 
+def test_dps_keeps_the_connection(emulator):
+    """HTTP/1.1 keep-alive, as DPS: register and poll on one TLS connection; `Connection: close`
+    from the client ends it after the answer."""
+    info, dev = emulator.info, new_id()
+    tok = tc.dps_token(info, dev)
+    base = "/{}/registrations/{}".format(info["id_scope"], dev)
+    s = tc.tls_connect(info["dps"], info["ca_pem"])
+    try:
+        s.sendall(tc.request_bytes(info, "PUT", base + "/register?api-version=2021-06-01",
+                                   {"registrationId": dev}, {"Authorization": tok}))
+        st, h, body = tc.read_response(s)
+        assert st == 202 and "connection" not in h
+        op = json.loads(body)["operationId"]
+        poll = "{}/operations/{}?api-version=2021-06-01".format(base, op)
+        s.sendall(tc.request_bytes(info, "GET", poll, None, {"Authorization": tok}))
+        st, h, body = tc.read_response(s)
+        assert st == 200 and json.loads(body)["status"] == "assigned"
+        s.sendall(tc.request_bytes(info, "GET", poll, None,
+                                   {"Authorization": tok, "Connection": "close"}))
+        st, h, body = tc.read_response(s)
+        assert st == 200 and h["connection"] == "close"
+        assert tc.read_all(s) == b""  # and closed
+    finally:
+        s.close()
+
+
 def test_dps_legacy_data_and_raw_sr(emulator):
     """Legacy MicroPython iotc: body key `data`, raw (unencoded) sr, skn=registration."""
     info, dev = emulator.info, new_id()
