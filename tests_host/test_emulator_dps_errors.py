@@ -131,6 +131,11 @@ def test_bad_http_is_answered(emulator):
     path = "/{}/registrations/{}/register".format(info["id_scope"], dev)
     assert_error(tc.https(info, "PUT", path, {"registrationId": dev},
                           {"Authorization": tc.dps_token(info, dev)}), 400)
+    # an api-version DPS does not know: what DPS answers (iotedge#4112)
+    path = "/{}/registrations/{}/register?api-version=2019-04-15".format(info["id_scope"], dev)
+    obj = assert_error(tc.https(info, "PUT", path, {"registrationId": dev},
+                                {"Authorization": tc.dps_token(info, dev)}), 400)
+    assert obj["errorCode"] == 400004 and obj["message"] == "Unsupported API version 2019-04-15."
     # not HTTP at all, inside TLS
     st, _, body = tc.https(info, None, None, raw=b"\x00\x01garbage\r\n\r\n")
     assert st == 400
@@ -218,6 +223,12 @@ def test_garbage_on_dps_mqtt(emulator):
     c = tc.Mqtt(info["dps_mqtt"], info["ca_pem"])
     try:
         assert c.connect("other", user, tc.dps_token(info, dev))[0] == 2
+    finally:
+        c.close()
+    c = tc.Mqtt(info["dps_mqtt"], info["ca_pem"])
+    try:
+        old = user.replace("2019-03-31", "2017-01-01")
+        assert c.connect(dev, old, tc.dps_token(info, dev))[0] == 1
     finally:
         c.close()
     still_serves(emulator)

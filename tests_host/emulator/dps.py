@@ -22,11 +22,22 @@ from .state import Device, Operation, Registration, model_id_of, utc_iso
 _REG_ID = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9:._-]{0,126}[A-Za-z0-9])?$")
 
 # error codes (status*1000 + n)
-BAD_JSON, BAD_BODY, BAD_REG_ID = 400004, 400001, 400002
+BAD_JSON, BAD_BODY, BAD_REG_ID, BAD_ARGUMENT = 400004, 400001, 400002, 400004
 UNAUTHORIZED = 401002
 UNKNOWN_SCOPE, NO_ENROLLMENT, NO_OPERATION, NO_REGISTRATION = 404001, 404002, 404003, 404004
 THROTTLED = 429001
 MAX_BODY = 96 * 1024  # DPS message size limit
+# The versions devices are seen using (PROTOCOL.md §1.1); any other is answered 400 400004.
+API_VERSIONS = ("2019-03-31", "2021-06-01", "2021-10-01", "2025-07-01-preview")
+
+
+def api_version_error(version):
+    """None when DPS knows this api-version; else the DpsError it answers with."""
+    if version is None:
+        return DpsError(400, BAD_ARGUMENT, "api-version is required.")
+    if version not in API_VERSIONS:
+        return DpsError(400, BAD_ARGUMENT, "Unsupported API version {}.".format(version))
+    return None
 
 
 class Reply:

@@ -18,7 +18,7 @@ one. The `dps_malformed` fault breaks the next answer on purpose (and closes aft
 import asyncio
 
 from . import httpio
-from .dps import MAX_BODY, Reply, error_body
+from .dps import MAX_BODY, Reply, api_version_error, error_body
 
 MALFORMED_KINDS = ("truncated", "chunked", "no_headers", "bad_json", "no_status")
 IDLE = 60.0  # seconds a kept connection may wait for its next request (chosen; see README)
@@ -70,8 +70,9 @@ class DpsHttp:
         if len(parts) < 3 or parts[1] != "registrations":
             return Reply(404, error_body(404000, "no such resource"))
         scope, reg_id, rest = parts[0], parts[2], parts[3:]
-        if "api-version" not in req.query:
-            return Reply(400, error_body(400003, "api-version query parameter is required"))
+        bad = api_version_error(req.query.get("api-version"))
+        if bad:
+            return Reply(bad.status, error_body(bad.code, str(bad)))
         token = req.header("authorization")
         if req.method == "PUT" and rest == ["register"]:
             return self.dps.handle("register", scope, reg_id, token, req.body)

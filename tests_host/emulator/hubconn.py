@@ -4,6 +4,7 @@ the topics a device publishes to (telemetry, twin, method answers) and subscribe
 CONNECT checks, in this order, and the CONNACK code each failure gets:
   protocol name/level other than MQTT/4 ............................. 1 (bad protocol)
   empty client id, or client id != deviceId of the user name ......... 2 (identifier rejected)
+  an api-version IoT Hub does not know (none at all is accepted) ....... 1 (bad protocol)
   user name not `{hub}/{deviceId}/?api-version=..`, no password,
   password not a SharedAccessSignature token ......................... 4 (bad user/password)
   unknown hub name or device, token for another resource, expired
@@ -21,12 +22,14 @@ from urllib.parse import quote
 
 from . import mqttcodec as m
 from . import sas
-from .hubtopics import (METHODS, STREAMS, TWIN_DESIRED, TWIN_RES, c2d_filter, parse_username,
-                        topic_query)
+from .hubtopics import (METHODS, STREAMS, TWIN_DESIRED, TWIN_RES, c2d_filter,
+                        duplicate_system_property, parse_username, topic_query)
 from .mqttconn import Close, MqttConnection
 from .state import merge_patch
 
 MAX_SUBSCRIPTIONS = 5
+# The versions devices are seen using (PROTOCOL.md §3.1); the user name may also have none.
+API_VERSIONS = ("2021-04-12", "2020-09-30", "2019-10-01", "2019-03-30", "2017-11-08-preview")
 
 
 class HubConnection(MqttConnection):
@@ -59,6 +62,9 @@ class HubConnection(MqttConnection):
         hub_name, device_id, params = parsed
         if device_id != c.client_id:
             return self._refuse(m.ID_REJECTED, "client id is not the device id", c.client_id)
+        version = params.get("api-version")
+        if version is not None and version not in API_VERSIONS:
+            return self._refuse(m.BAD_PROTOCOL, "unsupported api-version " + version, device_id)
         try:
             tok = sas.Token((c.password or b"").decode("utf-8"))
         except (UnicodeDecodeError, sas.SasError) as e:
@@ -157,7 +163,11 @@ class HubConnection(MqttConnection):
         dev = self.device
         events = "devices/{}/messages/events".format(dev.id)
         if topic == events or topic.startswith(events + "/"):
-            self.hub.store_telemetry(dev, topic, topic[len(events) + 1:], payload, qos, retain)
+            bag = topic[len(events) + 1:]
+            dup = duplicate_system_property(bag)
+            if dup:
+                raise Close("telemetry names the system property {} twice".format(dup))
+            self.hub.store_telemetry(dev, topic, bag, payload, qos, retain)
         elif topic.startswith("$iothub/twin/GET/"):
             rid = quote(topic_query(topic).get("$rid", ""), safe="")
             status = self.state.faults.take_twin_status(dev.id)
