@@ -1,4 +1,5 @@
-"""python -m tests_host.emulator serve|watch|invoke|set|send|devices|twin  (README.md here)"""
+"""python -m tests_host.emulator serve|watch|invoke|set|send|devices|twin|fault|limits
+(README.md here)"""
 
 import argparse
 import asyncio
@@ -112,6 +113,11 @@ def main(argv=None):
     ctl("devices", "list devices")
     c = ctl("twin", "show a device twin")
     c.add_argument("device")
+    c = ctl("fault", "arm a fault knob (README: Control API), or `fault clear`")
+    c.add_argument("kind")
+    c.add_argument("fields", nargs="*", metavar="NAME=VALUE", help="e.g. device=dev1 seconds=5")
+    c = ctl("limits", "show Azure's limits as the emulator applies them, or set some")
+    c.add_argument("set", nargs="*", metavar="NAME=VALUE")
 
     a = p.parse_args(argv)
     if a.cmd == "serve":
@@ -141,6 +147,18 @@ def main(argv=None):
                     d["model_id"] or (d["registration"] or {}).get("model_id")))
         elif a.cmd == "twin":
             _show(app.twin(a.device))
+        elif a.cmd == "fault":
+            if a.kind == "clear":
+                _show(app.clear_faults())
+            else:
+                fields = dict(kv.partition("=")[::2] for kv in a.fields)
+                _show(app.fault(kind=a.kind, **{k: _json_arg(v) for k, v in fields.items()}))
+        elif a.cmd == "limits":
+            try:
+                values = dict(parse_assignment(x) for x in a.set)
+            except LimitError as e:
+                p.error(str(e))
+            _show(app.set_limits(**values) if values else app.limits())
     except AppError as e:
         print("emulator answered {}: {}".format(e.status, json.dumps(e.body)), file=sys.stderr)
         return 1

@@ -14,7 +14,10 @@
   GET  /enrollments; POST /enrollments {"kind": "group", "id", "key"} |
        {"kind": "individual", "registration_id", "key"}; DELETE /enrollments/{kind}/{id}
   POST /faults {"kind": .., ..}; POST /faults/clear; GET /faults
-Every answer is JSON with `Connection: close`, so a 20-line raw-socket client can use it.
+  GET  /limits; POST /limits {"name": value, ..} -> all limits (limits.py, README: Limits)
+Every answer is JSON with `Connection: close`, so a 20-line raw-socket client can use it. What
+IoT Hub's service API would refuse (an offline device, a full C2D queue...) comes with its HTTP
+status and Azure's error body: {"errorCode", "trackingId", "message", "timestampUtc"}.
 """
 
 import asyncio
@@ -27,7 +30,8 @@ import time
 from . import httpio
 from . import mqttcodec as m
 from .dps_http import MALFORMED_KINDS
-from .hub import Conflict, NotFound
+from .hub import ServiceError
+from .limits import LimitError
 from .state import Enrollment, new_key
 
 MAX_BODY = 1024 * 1024
@@ -74,7 +78,9 @@ class Control:
                 return
             try:
                 status, body = await self.route(req)
-            except (ApiError, httpio.HttpError, NotFound, Conflict) as e:
+            except ServiceError as e:
+                status, body = e.status, e.body()
+            except (ApiError, httpio.HttpError) as e:
                 status, body = e.status, {"error": str(e)}
             writer.write(httpio.response(status, body))
         except (ConnectionError, OSError):
@@ -125,6 +131,18 @@ class Control:
                 return 200, st.faults.public()
             if meth == "POST":
                 return 200, self.fault(req.json())
+        if p == ["limits"]:
+            if meth == "POST":
+                obj = req.json()
+                if not isinstance(obj, dict):
+                    raise ApiError(400, "limits must be a JSON object of name: value")
+                try:
+                    changed = st.limits.set(obj)
+                except LimitError as e:
+                    raise ApiError(400, str(e)) from None
+                st.events.add("limits", changed=changed)
+            if meth in ("GET", "POST"):
+                return 200, st.limits.public()
         if p == ["faults", "clear"] and meth == "POST":
             st.faults.clear()
             for d in st.devices.values():

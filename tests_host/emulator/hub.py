@@ -13,15 +13,23 @@ from urllib.parse import quote
 from . import mqttcodec as m
 from .hubconn import HubConnection
 from .hubtopics import METHODS, TWIN_DESIRED, c2d_filter, parse_bag
-from .state import C2D_MAX_PENDING, TELEMETRY_KEEP, merge_patch
+from .dps import error_body
+from .state import TELEMETRY_KEEP, merge_patch
 
 
-class NotFound(Exception):
-    status = 404
+class ServiceError(Exception):
+    """What IoT Hub's service API answers a request it refuses: the HTTP status is code // 1000,
+    the body Azure's error body (troubleshoot-error-codes.md lists the codes)."""
+
+    def __init__(self, code, message, **extra):
+        super().__init__(message)
+        self.code, self.status, self.extra = code, code // 1000, extra
+
+    def body(self):
+        return dict(error_body(self.code, str(self)), **self.extra)
 
 
-class Conflict(Exception):
-    status = 409
+DEVICE_NOT_FOUND, DEVICE_NOT_ONLINE, QUEUE_FULL = 404001, 404103, 403004
 
 
 class Hub:
@@ -37,7 +45,7 @@ class Hub:
     def device(self, device_id):
         dev = self.state.devices.get(device_id)
         if dev is None:
-            raise NotFound("no such device")
+            raise ServiceError(DEVICE_NOT_FOUND, "no such device")
         return dev
 
     def store_telemetry(self, dev, topic, bag, payload, qos, retain, extra=None):
@@ -74,7 +82,8 @@ class Hub:
         dev = self.device(device_id)
         conn = dev.conn
         if conn is None or METHODS not in dev.subscriptions:
-            raise NotFound("device is not online (not connected or not subscribed to methods)")
+            raise ServiceError(DEVICE_NOT_ONLINE, "device is not online (not connected or not "
+                               "subscribed to methods)")
         n = next(self._ids)
         call = {"id": "m{}".format(n), "rid": format(n, "x"), "device": device_id, "name": name,
                 "request": payload, "timeout": timeout, "ts": time.time(), "done": False,
@@ -135,9 +144,11 @@ class Hub:
     def send_c2d(self, device_id, body, properties=None):
         dev = self.device(device_id)
         if not dev.ever_connected:
-            raise Conflict("device has never connected; IoT Hub queues C2D only after that")
-        if len(dev.c2d) >= C2D_MAX_PENDING:
-            raise Conflict("device queue holds {} messages already".format(C2D_MAX_PENDING))
+            raise ServiceError(409000, "device has never connected; IoT Hub queues C2D only after "
+                               "that")
+        if len(dev.c2d) >= self.state.limits.c2d_max_pending:
+            raise ServiceError(QUEUE_FULL, "DeviceMaximumQueueDepthExceeded: {} messages are "
+                               "pending for the device".format(len(dev.c2d)))
         msg = {"id": str(uuid.uuid4()), "body": body if isinstance(body, bytes) else
                str(body).encode(), "properties": dict(properties or {}), "inflight": None,
                "deliveries": 0, "ts": time.time()}
@@ -187,5 +198,5 @@ class Hub:
     def send_raw(self, device_id, data):
         dev = self.device(device_id)
         if dev.conn is None:
-            raise NotFound("device is not connected")
+            raise ServiceError(DEVICE_NOT_ONLINE, "device is not connected")
         dev.conn.send(bytes(data))

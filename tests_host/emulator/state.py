@@ -16,7 +16,6 @@ from .limits import Limits
 
 TELEMETRY_KEEP = 5000  # messages kept per device
 EVENTS_KEEP = 20000  # events kept in the log
-C2D_MAX_PENDING = 50  # IoT Hub limit per device
 
 
 def utc_iso(t=None):
