@@ -30,7 +30,7 @@ import time
 from . import httpio
 from . import mqttcodec as m
 from .dps_http import MALFORMED_KINDS
-from .hub import ServiceError
+from .errors import ServiceError
 from .limits import LimitError
 from .state import Enrollment, new_key
 
@@ -152,7 +152,7 @@ class Control:
         raise ApiError(404, "no such API: {} {}".format(meth, req.path))
 
     def call(self, call_id):
-        call = self.hub.calls.get(call_id)
+        call = self.hub.methods.calls.get(call_id)
         if call is None:
             raise ApiError(404, "no such method call")
         return 200, _public_call(call)
@@ -183,10 +183,8 @@ class Control:
             if not wait:
                 return 202, {"id": call["id"]}
             call = await done
-            if call.get("timed_out"):
-                return 504, {"error": "timed out after {} s".format(timeout), "id": call["id"]}
-            if call.get("disconnected"):
-                return 404, {"error": "device disconnected before answering", "id": call["id"]}
+            if call["failure"]:  # what IoT Hub answers the service caller
+                return call["failure"]["status"], call["failure"]["body"]
             return 200, {"status": call["status"], "payload": call["payload"], "id": call["id"]}
         if rest == ["c2d"] and meth == "POST":
             obj = req.json() or {}

@@ -14,10 +14,10 @@ enrollment group's key. No enrollment at all gives 404; a key matching none give
 import json
 import re
 import time
-import uuid
 
 from . import sas
-from .state import Device, Operation, Registration, model_id_of, utc_iso
+from .errors import error_body
+from .state import Device, Operation, Registration, model_id_of
 
 _REG_ID = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9:._-]{0,126}[A-Za-z0-9])?$")
 
@@ -54,15 +54,6 @@ class DpsError(Exception):
     def __init__(self, status, code, message, retry_after=None):
         super().__init__(message)
         self.status, self.code, self.retry_after = status, code, retry_after
-
-
-def error_body(code, message):
-    return {
-        "errorCode": code,
-        "trackingId": str(uuid.uuid4()),
-        "message": message,
-        "timestampUtc": utc_iso(),
-    }
 
 
 class Dps:

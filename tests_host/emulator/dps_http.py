@@ -18,7 +18,8 @@ one. The `dps_malformed` fault breaks the next answer on purpose (and closes aft
 import asyncio
 
 from . import httpio
-from .dps import MAX_BODY, Reply, api_version_error, error_body
+from .dps import MAX_BODY, Reply, api_version_error
+from .errors import error_body
 
 MALFORMED_KINDS = ("truncated", "chunked", "no_headers", "bad_json", "no_status")
 IDLE = 60.0  # seconds a kept connection may wait for its next request (chosen; see README)

@@ -3,41 +3,27 @@ properties set, direct methods invoked and answered, C2D queued and delivered, f
 device connection is a hubconn.HubConnection.
 """
 
-import asyncio
-import itertools
 import json
 import time
 import uuid
 from urllib.parse import quote
 
 from . import mqttcodec as m
+from .errors import ServiceError
 from .hubconn import HubConnection
-from .hubtopics import METHODS, TWIN_DESIRED, c2d_filter, parse_bag
-from .dps import error_body
+from .hubtopics import TWIN_DESIRED, c2d_filter, parse_bag
+from .limits import message_size
+from .methods import Methods
 from .state import TELEMETRY_KEEP, merge_patch
 
 
-class ServiceError(Exception):
-    """What IoT Hub's service API answers a request it refuses: the HTTP status is code // 1000,
-    the body Azure's error body (troubleshoot-error-codes.md lists the codes)."""
-
-    def __init__(self, code, message, **extra):
-        super().__init__(message)
-        self.code, self.status, self.extra = code, code // 1000, extra
-
-    def body(self):
-        return dict(error_body(self.code, str(self)), **self.extra)
-
-
-DEVICE_NOT_FOUND, DEVICE_NOT_ONLINE, QUEUE_FULL = 404001, 404103, 403004
+DEVICE_NOT_FOUND, DEVICE_NOT_ONLINE, QUEUE_FULL, TOO_LARGE = 404001, 404103, 403004, 413001
 
 
 class Hub:
     def __init__(self, state, log):
         self.state, self.log = state, log
-        self.calls = {}  # call id -> call record
-        self._pending = {}  # (device id, rid) -> (call, future, conn)
-        self._ids = itertools.count(1)
+        self.methods = Methods(state)
 
     async def serve(self, reader, writer):
         await HubConnection(self, reader, writer).run()
@@ -78,68 +64,8 @@ class Hub:
         return v
 
     def start_method(self, device_id, name, payload, timeout):
-        """Send a direct method request; returns (call record, future of the record)."""
-        dev = self.device(device_id)
-        conn = dev.conn
-        if conn is None or METHODS not in dev.subscriptions:
-            raise ServiceError(DEVICE_NOT_ONLINE, "device is not online (not connected or not "
-                               "subscribed to methods)")
-        n = next(self._ids)
-        call = {"id": "m{}".format(n), "rid": format(n, "x"), "device": device_id, "name": name,
-                "request": payload, "timeout": timeout, "ts": time.time(), "done": False,
-                "status": None, "payload": None}
-        fut = asyncio.get_running_loop().create_future()
-        self.calls[call["id"]] = call
-        dev.methods.append(call)
-        self._pending[(device_id, call["rid"])] = (call, fut, conn)
-        body = b"" if payload is None else json.dumps(payload).encode()
-        conn.send(m.publish("$iothub/methods/POST/{}/?$rid={}".format(name, call["rid"]), body))
-        self.state.events.add("method_call", device=device_id, id=call["id"], name=name,
-                              payload=payload)
-
-        async def finish():
-            try:
-                await asyncio.wait_for(asyncio.shield(fut), timeout)
-            except asyncio.TimeoutError:
-                self._pending.pop((device_id, call["rid"]), None)
-                call.update(done=True, status=504, timed_out=True)
-                self.state.events.add("method_result", device=device_id, id=call["id"],
-                                      name=name, status=504, payload=None, timed_out=True)
-            return call
-
-        return call, asyncio.ensure_future(finish())
-
-    def method_response(self, dev, rid, status, payload):
-        entry = self._pending.pop((dev.id, rid), None)
-        text = bytes(payload).decode("utf-8", "replace")
-        try:
-            value = json.loads(text) if text.strip() else None
-            raw = False
-        except ValueError:
-            value, raw = text, True
-        if entry is None:
-            self.state.events.add("method_response_unmatched", device=dev.id, rid=rid,
-                                  status=status)
-            return
-        call, fut, _ = entry
-        call.update(done=True, status=status, payload=value, payload_not_json=raw,
-                    answered=time.time())
-        if not fut.done():
-            fut.set_result(call)
-        self.state.events.add("method_result", device=dev.id, id=call["id"], name=call["name"],
-                              status=status, payload=value)
-
-    def fail_methods(self, conn):
-        """A device that disconnects cannot answer: its pending calls end as 404 at once."""
-        for key, (call, fut, c) in list(self._pending.items()):
-            if c is conn:
-                del self._pending[key]
-                call.update(done=True, status=404, disconnected=True)
-                if not fut.done():
-                    fut.set_result(call)
-                self.state.events.add("method_result", device=call["device"], id=call["id"],
-                                      name=call["name"], status=404, payload=None,
-                                      disconnected=True)
+        """-> (call record, future of the record once the call ends): methods.py."""
+        return self.methods.start(self.device(device_id), name, payload, timeout)
 
     def send_c2d(self, device_id, body, properties=None):
         dev = self.device(device_id)
@@ -149,8 +75,13 @@ class Hub:
         if len(dev.c2d) >= self.state.limits.c2d_max_pending:
             raise ServiceError(QUEUE_FULL, "DeviceMaximumQueueDepthExceeded: {} messages are "
                                "pending for the device".format(len(dev.c2d)))
-        msg = {"id": str(uuid.uuid4()), "body": body if isinstance(body, bytes) else
-               str(body).encode(), "properties": dict(properties or {}), "inflight": None,
+        body = body if isinstance(body, bytes) else str(body).encode()
+        properties = dict(properties or {})
+        size = message_size(body, {}, properties)
+        if size > self.state.limits.c2d_max_bytes:
+            raise ServiceError(TOO_LARGE, "MessageTooLarge: {} bytes, over the {} allowed".format(
+                size, self.state.limits.c2d_max_bytes))
+        msg = {"id": str(uuid.uuid4()), "body": body, "properties": properties, "inflight": None,
                "deliveries": 0, "ts": time.time()}
         dev.c2d.append(msg)
         self.state.events.add("c2d_queued", device=device_id, id=msg["id"],

@@ -184,7 +184,7 @@ class HubConnection(MqttConnection):
                 status = int(status)
             except ValueError:
                 raise Close("method response status {!r} is not an integer".format(status))
-            self.hub.method_response(dev, topic_query(topic).get("$rid", ""), status, payload)
+            self.hub.methods.response(dev, topic_query(topic).get("$rid", ""), status, payload)
         else:
             raise Close("PUBLISH to a topic IoT Hub does not accept: {!r}".format(topic[:200]))
 
@@ -232,5 +232,5 @@ class HubConnection(MqttConnection):
                                          extra={"iothub-MessageType": "Will"})
         if dev.conn is self:
             dev.conn = None
-        self.hub.fail_methods(self)
+        self.hub.methods.fail(self)
         self.state.events.add("disconnected", device=dev.id, reason=reason)

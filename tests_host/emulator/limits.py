@@ -116,6 +116,16 @@ class Shaper:
         self.waiting -= 1
 
 
+def message_size(body, system, app):
+    """A message's size as IoT Hub counts it (iot-hub-devguide-messages-construct.md): the body,
+    the values of system properties, the names and values of application properties."""
+    def size(x):
+        return 0 if x is None else len(str(x).encode())
+
+    return len(body) + sum(size(v) for v in system.values()) + sum(
+        size(k) + size(v) for k, v in app.items())
+
+
 # --- IoT Hub's measure of a twin (iot-hub-devguide-device-twins.md, "Device twin size") --------
 
 
