@@ -17,6 +17,7 @@ import time
 
 from . import sas
 from .errors import error_body
+from .limits import Window
 from .state import Device, Operation, Registration, model_id_of
 
 _REG_ID = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9:._-]{0,126}[A-Za-z0-9])?$")
@@ -59,6 +60,8 @@ class DpsError(Exception):
 class Dps:
     def __init__(self, state):
         self.state = state
+        self.registrations = Window(60.0)  # per ID scope: the emulator has one
+        self.polls = {}  # registration id -> Window
 
     def handle(self, op, scope, reg_id, token, body=b"", op_id=None, transport="https"):
         """op: "register", "poll" or "lookup". Never raises for bad input; returns a Reply."""
@@ -75,6 +78,7 @@ class Dps:
             if not _REG_ID.match(reg_id or ""):
                 raise DpsError(400, BAD_REG_ID, "registration id is invalid")
             enrollment = self.authenticate(scope, reg_id, token)
+            self.throttle(op, reg_id)
             if op == "register":
                 return self.register(reg_id, enrollment, body, transport)
             if op == "poll":
@@ -84,6 +88,21 @@ class Dps:
             st.events.add("dps_error", device=reg_id, op=op, status=e.status, code=e.code,
                           message=str(e), transport=transport)
             return Reply(e.status, error_body(e.code, str(e)), e.retry_after)
+
+    def throttle(self, op, reg_id):
+        """DPS's rate limits (README: Limits): 429 with the Retry-After that frees a slot."""
+        lim = self.state.limits
+        if op == "register":
+            wait = self.registrations.take(lim.dps_registrations_per_min)
+            what = "{} registrations a minute".format(lim.dps_registrations_per_min)
+        elif op == "poll":
+            window = self.polls.setdefault(reg_id.lower(), Window(10.0))
+            wait = window.take(lim.dps_polls_per_10s)
+            what = "{} operation status polls in 10 s".format(lim.dps_polls_per_10s)
+        else:
+            return
+        if wait:
+            raise DpsError(429, THROTTLED, "ThrottlingException: more than " + what, wait)
 
     def authenticate(self, scope, reg_id, token):
         try:

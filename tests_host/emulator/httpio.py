@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 MAX_LINE = 8192
 MAX_HEADERS = 100
+DISCARD_MAX = 1 << 20  # a body over the limit but under this is read before the 413
 
 
 class HttpError(Exception):
@@ -96,6 +97,11 @@ async def read_request(reader, max_body):
                 raise HttpError(400, "bad content-length")
             n = int(cl)
         if n > max_body:
+            if n <= DISCARD_MAX:  # read it first, so the client sees the answer, not a reset
+                try:
+                    await reader.readexactly(n)
+                except asyncio.IncompleteReadError:
+                    pass
             raise HttpError(413, "body too large")
         try:
             req.body = await reader.readexactly(n) if n else b""

@@ -3,6 +3,7 @@ properties set, direct methods invoked and answered, C2D queued and delivered, f
 device connection is a hubconn.HubConnection.
 """
 
+import copy
 import json
 import time
 import uuid
@@ -12,18 +13,21 @@ from . import mqttcodec as m
 from .errors import ServiceError
 from .hubconn import HubConnection
 from .hubtopics import TWIN_DESIRED, c2d_filter, parse_bag
-from .limits import message_size
+from .limits import Shaper, Window, largest_property, message_size, section_size
 from .methods import Methods
 from .state import TELEMETRY_KEEP, merge_patch
 
 
-DEVICE_NOT_FOUND, DEVICE_NOT_ONLINE, QUEUE_FULL, TOO_LARGE = 404001, 404103, 403004, 413001
+ARGUMENT_INVALID, DEVICE_NOT_FOUND, QUEUE_FULL = 400004, 404001, 403004
+DEVICE_NOT_ONLINE, TOO_LARGE, THROTTLED = 404103, 413001, 429001
 
 
 class Hub:
     def __init__(self, state, log):
         self.state, self.log = state, log
         self.methods = Methods(state)
+        self.twin_updates = Window(1.0)  # hub-wide, as IoT Hub throttles twin updates
+        self.d2c = Shaper()  # hub-wide traffic shaping of telemetry
 
     async def serve(self, reader, writer):
         await HubConnection(self, reader, writer).run()
@@ -49,9 +53,31 @@ class Hub:
 
     # --- the application side --------------------------------------------------------------------
 
+    def twin_refusal(self, section, patch, name):
+        """Why IoT Hub would refuse this update of a twin section (desired or reported) ->
+        (error code, message), or None: it is applied and counts against the update rate."""
+        lim = self.state.limits
+        merged = copy.deepcopy(section)
+        merge_patch(merged, patch)
+        size = section_size(merged)
+        if size > lim.twin_section_max_bytes:
+            return ARGUMENT_INVALID, "{} properties would be {} bytes, over the {} allowed".format(
+                name, size, lim.twin_section_max_bytes)
+        prop, size = largest_property(merged)
+        if size > lim.twin_property_max_bytes:
+            return ARGUMENT_INVALID, "property {} is {} bytes, over the {} allowed".format(
+                prop, size, lim.twin_property_max_bytes)
+        if self.twin_updates.take(lim.twin_updates_per_s):
+            return THROTTLED, "ThrottlingException: more than {} twin updates a second".format(
+                lim.twin_updates_per_s)
+        return None
+
     def set_desired(self, device_id, patch):
         dev = self.device(device_id)
         patch = {k: v for k, v in patch.items() if not k.startswith("$")}
+        refused = self.twin_refusal(dev.desired, patch, "desired")
+        if refused:
+            raise ServiceError(*refused)
         merge_patch(dev.desired, patch)
         dev.desired_version += 1
         v = dev.desired_version

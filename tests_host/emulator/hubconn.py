@@ -22,8 +22,10 @@ from urllib.parse import quote
 
 from . import mqttcodec as m
 from . import sas
+from .errors import error_body
 from .hubtopics import (METHODS, STREAMS, TWIN_DESIRED, TWIN_RES, c2d_filter,
-                        duplicate_system_property, parse_username, topic_query)
+                        duplicate_system_property, parse_bag, parse_username, topic_query)
+from .limits import message_size
 from .mqttconn import Close, MqttConnection
 from .state import merge_patch
 
@@ -34,6 +36,10 @@ API_VERSIONS = ("2021-04-12", "2020-09-30", "2019-10-01", "2019-03-30", "2017-11
 
 class HubConnection(MqttConnection):
     service = "hub"
+
+    @property
+    def max_packet(self):  # room for a message over the size limit, to refuse it as IoT Hub does
+        return max(MqttConnection.max_packet, self.state.limits.d2c_max_bytes + 64 * 1024)
 
     def __init__(self, hub, reader, writer):
         super().__init__(reader, writer, hub.state, hub.log)
@@ -163,11 +169,7 @@ class HubConnection(MqttConnection):
         dev = self.device
         events = "devices/{}/messages/events".format(dev.id)
         if topic == events or topic.startswith(events + "/"):
-            bag = topic[len(events) + 1:]
-            dup = duplicate_system_property(bag)
-            if dup:
-                raise Close("telemetry names the system property {} twice".format(dup))
-            self.hub.store_telemetry(dev, topic, bag, payload, qos, retain)
+            return self._telemetry(dev, topic, topic[len(events) + 1:], payload, qos, retain)
         elif topic.startswith("$iothub/twin/GET/"):
             rid = quote(topic_query(topic).get("$rid", ""), safe="")
             status = self.state.faults.take_twin_status(dev.id)
@@ -187,6 +189,33 @@ class HubConnection(MqttConnection):
             self.hub.methods.response(dev, topic_query(topic).get("$rid", ""), status, payload)
         else:
             raise Close("PUBLISH to a topic IoT Hub does not accept: {!r}".format(topic[:200]))
+
+    def _telemetry(self, dev, topic, bag, payload, qos, retain):
+        """Store a device-to-cloud message -> seconds to hold its PUBACK back (traffic shaping),
+        or None. What IoT Hub does not take closes the connection, as it does: MQTT 3.1.1 has
+        no way to refuse one PUBLISH."""
+        lim = self.state.limits
+        dup = duplicate_system_property(bag)
+        if dup:
+            raise Close("telemetry names the system property {} twice".format(dup))
+        size = message_size(payload, *parse_bag(bag))
+        if size > lim.d2c_max_bytes:
+            raise Close("MessageTooLarge: a {} byte message, over the {} allowed".format(
+                size, lim.d2c_max_bytes))
+        wait = self.hub.d2c.admit(lim.d2c_per_s, lim.d2c_burst, lim.d2c_backlog)
+        if wait is None:
+            raise Close("ThrottleBacklogLimitExceeded (429002): more than {} messages waiting "
+                        "at {} a second".format(lim.d2c_backlog, lim.d2c_per_s))
+        if not wait:
+            self.hub.store_telemetry(dev, topic, bag, payload, qos, retain)
+            return None
+
+        def later():
+            self.hub.d2c.done()
+            self.hub.store_telemetry(dev, topic, bag, payload, qos, retain)
+
+        asyncio.get_running_loop().call_later(wait, later)
+        return wait
 
     def reply(self, topic, payload):
         """A twin response goes out only if the device subscribed to it, as on IoT Hub."""
@@ -208,6 +237,14 @@ class HubConnection(MqttConnection):
                                   body=payload[:200].decode("utf-8", "replace"))
             return
         patch.pop("$version", None)
+        refused = self.hub.twin_refusal(dev.reported, patch, "reported")
+        if refused:
+            code, message = refused
+            self.reply("$iothub/twin/res/{}/?$rid={}".format(code // 1000, rid_q),
+                       json.dumps(error_body(code, message)))
+            self.state.events.add("reported_rejected", device=dev.id, status=code // 1000,
+                                  code=code, message=message)
+            return
         merge_patch(dev.reported, patch)
         dev.reported_version += 1
         self.reply("$iothub/twin/res/204/?$rid={}&$version={}".format(

@@ -5,7 +5,8 @@ than 1.5x the client's keep-alive closes the link, PROTOCOL.md §3.1), answers P
 writer task fed by a queue so every byte to the client goes out in order and can be delayed on
 purpose (the `stall` fault). Anything malformed closes this connection only.
 
-Subclass hooks: on_connect(c) -> (connack code, session_present); on_publish(...);
+Subclass hooks: on_connect(c) -> (connack code, session_present); on_publish(...) -> None, or
+seconds to hold its PUBACK back;
 on_subscribe(pid, subs) -> list of SUBACK codes; on_unsubscribe(pid, topics); on_puback(pid);
 on_closed(reason). A hook raises Close(reason) to end the connection.
 """
@@ -133,8 +134,10 @@ class MqttConnection:
                 topic, payload, qos, pid, retain, dup = m.parse_publish(flags, body)
                 if qos == 2:
                     raise Close("QoS 2 PUBLISH is not supported")
-                self.on_publish(topic, payload, qos, pid, retain, dup)
-                if qos == 1:
+                later = self.on_publish(topic, payload, qos, pid, retain, dup)
+                if qos == 1 and later:  # processed later (traffic shaping): acknowledged then
+                    asyncio.get_running_loop().call_later(later, self.send, m.puback(pid))
+                elif qos == 1:
                     self.send(m.puback(pid))
             elif ptype == m.PUBACK:
                 self.on_puback(m.parse_packet_id(body))
