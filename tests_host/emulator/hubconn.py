@@ -94,6 +94,10 @@ class HubConnection(MqttConnection):
         except sas.SasError as e:
             return self._refuse(m.NOT_AUTHORIZED, "token: {}".format(e), device_id)
 
+        relay = getattr(self.writer, "relay", None)  # counting this connection's bytes
+        if relay and device_id in st.faults.cut_device:
+            cut = st.faults.take_cut(device_id)
+            relay.arm(cut.get("received"), cut.get("sent"))
         old = dev.conn
         if old is not None:
             old.close("replaced by a new connection (ConnectionForcefullyClosedOnNewConnection)")

@@ -11,7 +11,7 @@ import ssl
 import sys
 import time
 
-from . import certs
+from . import certs, tcpfault
 from .app import format_event
 from .control import Control
 from .dps import Dps
@@ -153,9 +153,12 @@ class Emulator:
         async def accept(reader, writer):
             task = asyncio.current_task()
             self.tasks.add(task)
+            relay = None
             try:
-                if service and not await self._handshake(writer, self.tls):
-                    return
+                if service:
+                    reader, writer, relay = await self._tcp_faults(service, reader, writer)
+                    if not await self._handshake(writer, service):
+                        return
                 await handler(reader, writer)
             except asyncio.CancelledError:
                 pass
@@ -163,6 +166,8 @@ class Emulator:
                 self.state.internal_error(handler.__qualname__, e)
                 self.log("INTERNAL ERROR in {}: {!r}".format(handler.__qualname__, e))
             finally:
+                if relay:
+                    relay.close()
                 self.tasks.discard(task)
 
         srv = await asyncio.start_server(accept, host or None, port, reuse_address=True,
@@ -170,15 +175,38 @@ class Emulator:
         self.servers.append(srv)
         return srv.sockets[0].getsockname()[1]
 
-    async def _handshake(self, writer, tls):
+    async def _tcp_faults(self, service, reader, writer):
+        """Apply a half_open or cut_after armed for the next connection to this service (and
+        relay the hub's connections while a device has a cut_after armed) -> reader, writer, relay
+        or None. tcpfault.py says how."""
+        faults, events = self.state.faults, self.state.events
+        spec = faults.take_tcp(service)
+        if spec and spec["kind"] == "half_open":
+            hold = tcpfault.Hold(spec.get("seconds"))
+            faults.holds.add(hold)
+            events.add("fault", kind="half_open", target=service, seconds=spec.get("seconds"))
+            try:
+                await tcpfault.hold_raw(writer, hold)
+            finally:
+                faults.holds.discard(hold)
+            spec = None
+        if not spec and not (service == "hub" and faults.cut_device):
+            return reader, writer, None
+        relay = tcpfault.Relay(self.state, service)
+        reader, writer = await relay.start(reader, writer)
+        if spec:
+            relay.arm(spec.get("received"), spec.get("sent"))
+        return reader, writer, relay
+
+    async def _handshake(self, writer, service):
         """TLS inside the connection's task, so a failed handshake is logged like other faults."""
-        peer = writer.get_extra_info("peername")
+        peer = writer.get_extra_info("peername") or "(relayed)"
         try:
-            await writer.start_tls(tls, ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT)
+            await writer.start_tls(self.tls, ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT)
             return True
         except (ssl.SSLError, ConnectionError, OSError, asyncio.TimeoutError) as e:
-            self.log("tls: handshake from {} on port {} failed: {}".format(
-                peer, writer.get_extra_info("sockname")[1], e.__class__.__name__ + " " + str(e)))
+            self.log("tls: {} handshake from {} failed: {}".format(
+                service, peer, e.__class__.__name__ + " " + str(e)))
             writer.transport.abort()
             return False
 
