@@ -2,6 +2,7 @@
 
   emulator          one instance for the whole session (all ports 0, a temporary state folder)
   emulator_factory  emulator_factory(**options) -> a fresh instance for one test
+  running_emulator  `with running_emulator() as emu:` (for a fixture of another scope)
   (and, automatically, faults left armed on the session emulator are cleared after each test)
 
 Each yields a RunningEmulator: .info (the ready JSON), .app (AppClient), .env() (variables for
@@ -9,6 +10,7 @@ MicroPython tests), .log() (its output so far). At the end the fixture checks th
 was still running and recorded no internal error, stops it with SIGINT and checks it exited 0.
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -108,15 +110,22 @@ class RunningEmulator:
                                  + self.log()[-20000:])
 
 
-@pytest.fixture(scope="session")
-def emulator():
-    workdir = tempfile.mkdtemp(prefix="iotc-emu-")
-    emu = RunningEmulator(workdir)
+@contextlib.contextmanager
+def running_emulator(prefix="iotc-emu-", **kw):
+    """An emulator in a fresh temporary folder, stopped (and checked) and removed at the end."""
+    workdir = tempfile.mkdtemp(prefix=prefix)
+    emu = RunningEmulator(workdir, **kw)
     try:
         yield emu
     finally:
         emu.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def emulator():
+    with running_emulator() as emu:
+        yield emu
 
 
 @pytest.fixture(autouse=True)

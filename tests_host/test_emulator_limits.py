@@ -2,15 +2,13 @@
 come from"). One emulator for the module; a test that lowers a limit puts it back after."""
 
 import json
-import shutil
-import tempfile
 import threading
 import time
 import uuid
 
 import pytest
 
-from emufixture import RunningEmulator
+from emufixture import running_emulator
 from emulator import sas
 from emulator import testclient as tc
 from emulator.app import AppError
@@ -19,13 +17,8 @@ from emulator.limits import DEFAULTS
 
 @pytest.fixture(scope="module")
 def emu():
-    workdir = tempfile.mkdtemp(prefix="iotc-emu-limits-")
-    e = RunningEmulator(workdir)
-    try:
+    with running_emulator("iotc-emu-limits-") as e:
         yield e
-    finally:
-        e.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

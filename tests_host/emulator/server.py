@@ -124,7 +124,7 @@ class Emulator:
 
     # Events worth a line in the serve window (connections and DPS requests log themselves).
     SHOWN = {"telemetry", "reported", "desired", "method_call", "method_result", "c2d_queued",
-             "c2d_ack", "dps_assigned", "fault", "enrollment", "internal_error"}
+             "c2d_ack", "dps_assigned", "fault", "enrollment", "internal_error", "limits"}
 
     def _show_event(self, ev):
         if self.cfg.verbose and ev["type"] in self.SHOWN:
