@@ -128,24 +128,25 @@ def test_cut_dps_inside_the_handshake(emulator):
 
 def test_cut_device_inside_a_packet(emulator):
     """Armed for a device, the cut applies to its next connection, counted from its first
-    byte: here it falls inside a 50 KB PUBLISH, which is then never stored."""
+    byte: here it falls inside a 6 KB PUBLISH (after about 1 KB of handshake and CONNECT),
+    which is then never stored."""
     dev, key = new_device(emulator)
     since = emulator.app.last_seq()
-    emulator.app.fault(kind="cut_after", device=dev, received=20000)
+    emulator.app.fault(kind="cut_after", device=dev, received=3000)
     c = tc.hub_connect(emulator.info, dev, key)
     try:
         with pytest.raises((EOFError, OSError)):
-            c.publish("devices/{}/messages/events/".format(dev), b"x" * 50000, qos=1)
+            c.publish("devices/{}/messages/events/".format(dev), b"x" * 6000, qos=1)
     finally:
         c.close()
     ev = fault_events(emulator, since, "cut_after")[-1]
-    assert ev["received"] == 20000
+    assert ev["received"] == 3000
     gone = emulator.app.wait_event(lambda e: e["type"] == "disconnected" and e["device"] == dev,
                                    since=since)
     assert "cut_after" in gone["reason"] and emulator.app.telemetry(dev) == []
     c = tc.hub_connect(emulator.info, dev, key)  # count=1: the next connection is whole
     try:
-        c.publish("devices/{}/messages/events/".format(dev), b"x" * 50000, qos=1)
+        c.publish("devices/{}/messages/events/".format(dev), b"x" * 6000, qos=1)
         assert len(emulator.app.telemetry(dev)) == 1
     finally:
         c.close()
@@ -172,11 +173,11 @@ def test_others_pass_through_the_relay(emulator):
     c = tc.hub_connect(emulator.info, dev, key)
     try:
         c.subscribe("$iothub/twin/res/#")
-        c.publish("devices/{}/messages/events/".format(dev), b"y" * 100000, qos=1)
+        c.publish("devices/{}/messages/events/".format(dev), b"y" * 20000, qos=1)
         c.publish("$iothub/twin/GET/?$rid=1")
         topic, payload, *_ = c.message("$iothub/twin/res/200/")
         assert json.loads(payload)["reported"] == {"$version": 1}
-        assert len(emulator.app.telemetry(dev)[0]["body"]) == 100000
+        assert len(emulator.app.telemetry(dev)[0]["body"]) == 20000
     finally:
         c.close()
     assert emulator.app.state()["faults"]["cut_device"] == {
