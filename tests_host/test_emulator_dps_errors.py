@@ -155,6 +155,17 @@ def test_bad_http_is_answered(emulator):
     still_serves(emulator)
 
 
+def test_api_versions_in_use_accepted(emulator):
+    """What real clients send (README: Limits) is taken; micropython-iotc 1.1.0 sends 2019-01-15."""
+    info = emulator.info
+    for v in ("2018-09-01-preview", "2019-01-15", "2019-03-31", "2021-06-01", "2021-10-01"):
+        dev = new_id()
+        path = "/{}/registrations/{}/register?api-version={}".format(info["id_scope"], dev, v)
+        st, _, body = tc.https(info, "PUT", path, {"registrationId": dev},
+                               {"Authorization": tc.dps_token(info, dev)})
+        assert st == 202, (v, body)
+
+
 def test_plain_tcp_garbage_on_tls_port(emulator):
     host, port = tc.split_hostport(emulator.info["dps"])
     for data in (b"GET / HTTP/1.1\r\n\r\n", b"\x16\x03\x01\x00\x05hello", b""):

@@ -28,8 +28,10 @@ UNAUTHORIZED = 401002
 UNKNOWN_SCOPE, NO_ENROLLMENT, NO_OPERATION, NO_REGISTRATION = 404001, 404002, 404003, 404004
 THROTTLED = 429001
 MAX_BODY = 96 * 1024  # DPS message size limit
-# The versions devices are seen using (PROTOCOL.md §1.1); any other is answered 400 400004.
-API_VERSIONS = ("2019-03-31", "2021-06-01", "2021-10-01", "2025-07-01-preview")
+# The versions devices are seen using (PROTOCOL.md §1.1, README: Limits); any other is answered
+# 400 400004, as DPS answers one it does not know.
+API_VERSIONS = ("2018-09-01-preview", "2019-01-15", "2019-03-31", "2021-06-01", "2021-10-01",
+                "2025-07-01-preview")
 
 
 def api_version_error(version):
