@@ -76,10 +76,10 @@ def test_api_version(emulator, witness):
     dev, key = new_device(emulator)
     tok = tc.hub_token(info, dev, key)
     base = "{}/{}/".format(info["hub_name"], dev)
-    assert connack(emulator, dev, base + "?api-version=2016-11-14", tok) == 1
+    assert connack(emulator, dev, base + "?api-version=2015-01-01", tok) == 1
     assert connack(emulator, dev, base + "?api-version=&model-id=x", tok) == 1
     assert connack(emulator, dev, base, tok) == 0
-    for v in ("2021-04-12", "2020-09-30", "2019-10-01", "2019-03-30"):
+    for v in ("2021-04-12", "2020-09-30", "2019-10-01", "2019-03-30", "2018-06-30"):
         assert connack(emulator, dev, base + "?api-version=" + v, tok) == 0
 
 

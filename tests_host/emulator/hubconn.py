@@ -30,8 +30,10 @@ from .mqttconn import Close, MqttConnection
 from .state import merge_patch
 
 MAX_SUBSCRIPTIONS = 5
-# The versions devices are seen using (PROTOCOL.md §3.1); the user name may also have none.
-API_VERSIONS = ("2021-04-12", "2020-09-30", "2019-10-01", "2019-03-30", "2017-11-08-preview")
+# The versions devices are seen using (PROTOCOL.md §3.1) or IoT Hub's MQTT doc once named
+# (README: Limits); the user name may also have none.
+API_VERSIONS = ("2021-04-12", "2020-09-30", "2019-10-01", "2019-03-30", "2018-06-30",
+                "2017-11-08-preview", "2016-11-14")
 
 
 class HubConnection(MqttConnection):
