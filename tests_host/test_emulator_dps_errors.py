@@ -156,7 +156,7 @@ def test_bad_http_is_answered(emulator):
 
 
 def test_api_versions_in_use_accepted(emulator):
-    """What real clients send (README: Limits) is taken; micropython-iotc 1.1.0 sends 2019-01-15."""
+    """What real clients send is taken (README: Limits); micropython-iotc 1.1.0: 2019-01-15."""
     info = emulator.info
     for v in ("2018-09-01-preview", "2019-01-15", "2019-03-31", "2021-06-01", "2021-10-01"):
         dev = new_id()

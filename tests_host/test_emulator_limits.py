@@ -2,13 +2,16 @@
 come from"). One emulator for the module; a test that lowers a limit puts it back after."""
 
 import json
+import subprocess
+import sys
 import threading
 import time
 import uuid
 
 import pytest
 
-from emufixture import running_emulator
+from emufixture import ROOT, running_emulator
+from emulator import mqttcodec as m
 from emulator import sas
 from emulator import testclient as tc
 from emulator.app import AppError
@@ -81,7 +84,8 @@ def test_method_response_not_json_is_502(emu, answer):
     try:
         e = invoke_answered(emu, c, dev, answer)
         assert isinstance(e, AppError) and e.status == 502
-        assert e.body["errorCode"] == 502000 and "InvalidResponseWhileProxying" in e.body["message"]
+        assert e.body["errorCode"] == 502000
+        assert "InvalidResponseWhileProxying" in e.body["message"]
         rec = emu.app.methods(dev)[-1]
         assert rec["done"] and rec["status"] == 200 and rec["failure"]["status"] == 502
     finally:
@@ -100,11 +104,6 @@ def test_method_response_json_or_empty(emu, answer, value):
 
 
 def test_method_not_json_through_the_cli(emu):
-    import subprocess
-    import sys
-
-    from emufixture import ROOT
-
     dev, key, c = connected(emu, "$iothub/methods/POST/#")
     try:
         res = {}
@@ -332,12 +331,12 @@ def test_d2c_traffic_shaping_then_disconnect(emu):
         pids = []
         for i in range(4):  # 2 at once, then 2 shaped (1 s apart)
             pid = c.next_pid()
-            c.send(tc.m.publish(events, str(i), qos=1, pid=pid))
+            c.send(m.publish(events, str(i), qos=1, pid=pid))
             pids.append(pid)
-        acks = [c.expect(tc.m.PUBACK, timeout=1)[2] for _ in range(2)]
+        acks = [c.expect(m.PUBACK, timeout=1)[2] for _ in range(2)]
         assert [int.from_bytes(a, "big") for a in acks] == pids[:2]
         assert len(emu.app.telemetry(dev)) == 2  # the shaped ones wait
-        c.send(tc.m.publish(events, "over", qos=1, pid=c.next_pid()))  # backlog full
+        c.send(m.publish(events, "over", qos=1, pid=c.next_pid()))  # backlog full
         assert c.closed(timeout=5)
     finally:
         c.close()

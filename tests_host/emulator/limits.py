@@ -149,7 +149,7 @@ def value_size(v):
 
 
 def section_size(doc):
-    """Size of a desired or reported section: keys and values, `$` elements (read-only) left out."""
+    """Size of a desired or reported section: keys and values, `$` (read-only) ones left out."""
     return sum(_text_size(k) + value_size(v) for k, v in doc.items() if not k.startswith("$"))
 
 

@@ -275,7 +275,8 @@ class Emulator:
         emulators on one machine do not collide. --hub-host, --hub-port, --public-name or a
         --host that is not loopback bind where they say instead."""
         cfg = self.cfg
-        if cfg.hub_host or cfg.hub_port is not None or cfg.public_name or not _is_loopback(cfg.host):
+        explicit = cfg.hub_host or cfg.hub_port is not None or cfg.public_name
+        if explicit or not _is_loopback(cfg.host):
             host = cfg.hub_host or cfg.host
             port = HUB_PORT if cfg.hub_port is None else cfg.hub_port
             return host, await self._listen(self.hub.serve, host, port, "hub")

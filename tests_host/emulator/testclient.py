@@ -78,7 +78,10 @@ def read_response(sock):
 
 
 def request_bytes(info, method, path, body=None, headers=None):
-    data = b"" if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+    if body is None:
+        data = b""
+    else:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
     h = {"Host": info["dps"], "Content-Type": "application/json",
          "Content-Length": str(len(data))}
     h.update(headers or {})
