@@ -7,7 +7,8 @@
   GET  /devices/{id}/methods/{callId}, /methods/{callId}   one call
   POST /devices/{id}/desired          JSON patch -> {"version": n} (pushed when the device listens)
   POST /devices/{id}/methods/{name}?timeout=S&wait=1|0   body = JSON request payload
-        wait=1 -> 200 {"status", "payload"}, 504 timeout, 404 offline; wait=0 -> 202 {"id"}
+        wait=1 -> 200 {"status", "payload"}, or IoT Hub's failure (methods.py: 404 offline,
+        504 timeout, 502 an answer that is not JSON, 400/413 too large); wait=0 -> 202 {"id"}
   POST /devices/{id}/c2d              {"body": str, "properties": {..}} -> {"id"}
   POST /devices/{id}/drop             close the device's connection now
   GET  /events?since=N&wait=S         long poll -> {"events": [..], "last": N}
