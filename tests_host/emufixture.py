@@ -2,6 +2,7 @@
 
   emulator          one instance for the whole session (all ports 0, a temporary state folder)
   emulator_factory  emulator_factory(**options) -> a fresh instance for one test
+  running_emulator  `with running_emulator() as emu:` (for a fixture of another scope)
   (and, automatically, faults left armed on the session emulator are cleared after each test)
 
 Each yields a RunningEmulator: .info (the ready JSON), .app (AppClient), .env() (variables for
@@ -9,6 +10,7 @@ MicroPython tests), .log() (its output so far). At the end the fixture checks th
 was still running and recorded no internal error, stops it with SIGINT and checks it exited 0.
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -33,13 +35,17 @@ class RunningEmulator:
         self.dir = workdir
         self.ready_file = os.path.join(workdir, "ready.json")
         self.log_path = os.path.join(workdir, "emulator.log")
-        ports = dict({"dps": 0, "dps-mqtt": 0, "hub": 0, "control": 0}, **(ports or {}))
+        # The hub is not given a port: it takes 8883 on a loopback address of its own, so that
+        # its name is a bare host name, as Azure's are.
+        ports = dict({"dps": 0, "dps-mqtt": 0, "control": 0}, **(ports or {}))
         cmd = [sys.executable, "-m", "tests_host.emulator", "serve", "--host", host,
                "--state", os.path.join(workdir, "state"), "--ready-file", self.ready_file,
                "--retry-after", str(retry_after)]
         for k, v in ports.items():
             cmd += ["--{}-port".format(k), str(v)]
         cmd += list(extra_args)
+        if os.path.exists(self.ready_file):  # from an earlier run in this folder
+            os.remove(self.ready_file)
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + READY_TIMEOUT
@@ -104,15 +110,22 @@ class RunningEmulator:
                                  + self.log()[-20000:])
 
 
-@pytest.fixture(scope="session")
-def emulator():
-    workdir = tempfile.mkdtemp(prefix="iotc-emu-")
-    emu = RunningEmulator(workdir)
+@contextlib.contextmanager
+def running_emulator(prefix="iotc-emu-", **kw):
+    """An emulator in a fresh temporary folder, stopped (and checked) and removed at the end."""
+    workdir = tempfile.mkdtemp(prefix=prefix)
+    emu = RunningEmulator(workdir, **kw)
     try:
         yield emu
     finally:
         emu.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def emulator():
+    with running_emulator() as emu:
+        yield emu
 
 
 @pytest.fixture(autouse=True)

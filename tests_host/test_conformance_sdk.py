@@ -2,9 +2,10 @@
 and talks to the emulator as it would to Azure. If the SDK is happy, the emulator speaks the
 protocol as Azure does (at least as far as the SDK checks it).
 
-The SDK always dials port 8883, so this emulator instance puts DPS-over-MQTT and the hub on two
-loopback addresses of 127/8 (random ones, so parallel runs do not collide), each on 8883, and its
-certificate names those addresses. Every SDK call runs with a deadline.
+The SDK always dials port 8883: the hub is there by default (on a loopback address of its own),
+and this emulator instance puts DPS-over-MQTT on 8883 too, on another random address of 127/8
+(so parallel runs do not collide); the certificate names both. Every SDK call runs with a
+deadline.
 """
 
 import concurrent.futures
@@ -51,14 +52,13 @@ def bounded(fn, *args, timeout=DEADLINE, **kw):
 def sdk_emulator():
     errors = []
     for _ in range(5):
-        a, b = ("127.{}.{}.{}".format(random.randint(64, 250), random.randint(0, 255),
-                                      random.randint(2, 254)) for _ in range(2))
+        a = "127.{}.{}.{}".format(random.randint(64, 250), random.randint(0, 255),
+                                  random.randint(2, 254))
         workdir = tempfile.mkdtemp(prefix="iotc-emu-sdk-")
         try:
-            emu = RunningEmulator(workdir, retry_after=1,
-                                  extra_args=["--dps-mqtt-host", a, "--hub-host", b],
-                                  ports={"dps-mqtt": 8883, "hub": 8883})
-        except RuntimeError as e:  # port taken on those addresses: try two others
+            emu = RunningEmulator(workdir, retry_after=1, extra_args=["--dps-mqtt-host", a],
+                                  ports={"dps-mqtt": 8883})
+        except RuntimeError as e:  # port taken on that address: try another
             errors.append(str(e))
             shutil.rmtree(workdir, ignore_errors=True)
             continue

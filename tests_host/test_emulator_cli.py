@@ -10,12 +10,14 @@ import threading
 import time
 import uuid
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from emufixture import ROOT
+from emufixture import ROOT, RunningEmulator
 from emulator import certs, sas
 from emulator import testclient as tc
+from emulator.app import AppError
 
 
 def cli(emulator, *args, timeout=30):
@@ -151,7 +153,7 @@ def test_watch(emulator):
 
 def test_public_name(emulator_factory):
     """--public-name: the assigned hub and the certificate carry that name."""
-    emu = emulator_factory(extra_args=["--public-name", "localhost"])
+    emu = emulator_factory(extra_args=["--public-name", "localhost"], ports={"hub": 0})
     info = emu.info
     assert info["hub_name"] == "localhost:" + info["hub"].rsplit(":", 1)[1]
     assert info["dps"].startswith("localhost:")
@@ -160,3 +162,69 @@ def test_public_name(emulator_factory):
     assert rs["assignedHub"] == info["hub_name"]
     c = tc.hub_connect(info, dev, sas.derive_device_key(info["group_key"], dev))
     c.close()
+
+
+def test_hub_addresses(emulator, tmp_path):
+    """Without --hub-port each emulator's hub takes 8883 on a loopback address of its own, kept
+    for the next start; assignedHub, the SAS `sr` and the user name then carry a bare name."""
+    first = RunningEmulator(str(tmp_path))
+    try:
+        info = first.info
+        assert info["hub_name"] != emulator.info["hub_name"]
+        assert info["hub"] == info["hub_name"] + ":8883"
+        dev = "adr-" + uuid.uuid4().hex[:6]
+        key = sas.derive_device_key(info["group_key"], dev)
+        assert tc.provision(info, dev)["assignedHub"] == info["hub_name"]
+        tc.hub_connect(info, dev, key).close()
+        c = tc.Mqtt(info["hub"], info["ca_pem"])  # "name:8883" is not the hub's name
+        try:
+            user = "{}1/{}/?api-version=2021-04-12".format(info["hub"], dev)
+            assert c.connect(dev, user, tc.hub_token(info, dev, key))[0] == 5
+        finally:
+            c.close()
+    finally:
+        first.stop()
+    again = RunningEmulator(str(tmp_path))
+    try:
+        assert again.info["hub_name"] == info["hub_name"]
+    finally:
+        again.stop()
+
+
+def test_limits_cli_and_api(emulator_factory):
+    emu = emulator_factory(extra_args=["--limit", "dps_registrations_per_min=7",
+                                       "--limit", "c2d-max-pending=3"])
+    assert emu.info["limits"]["dps_registrations_per_min"] == 7
+    rc, out, err = cli(emu, "limits")
+    shown = json.loads(out)
+    assert rc == 0 and shown["c2d_max_pending"] == 3 and shown["d2c_max_bytes"] == 256 * 1024
+    rc, out, err = cli(emu, "limits", "d2c_per_s=5", "twin-updates-per-s=9")
+    assert rc == 0 and json.loads(out)["d2c_per_s"] == 5
+    assert emu.app.limits()["twin_updates_per_s"] == 9
+    rc, out, err = cli(emu, "limits", "no_such_limit=1")
+    assert rc == 1 and "400" in err and "unknown limit" in err
+    with pytest.raises(AppError) as e:
+        emu.app.set_limits(d2c_per_s=-1)
+    assert e.value.status == 400
+    with pytest.raises(AppError) as e:
+        emu.app.set_limits(d2c_per_s=3, nope=1)  # all or nothing
+    assert e.value.status == 400 and emu.app.limits()["d2c_per_s"] == 5
+
+
+def test_bad_limit_at_start(tmp_path):
+    p = subprocess.run([sys.executable, "-m", "tests_host.emulator", "serve", "--state",
+                        str(tmp_path), "--limit", "d2c_per_s"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert p.returncode == 2 and "NAME=VALUE" in p.stderr
+
+
+def test_fault_cli(emulator):
+    dev, c = connected_device(emulator)
+    c.close()
+    rc, out, err = cli(emulator, "fault", "refuse_connect", "device=" + dev, "count=1", "code=3")
+    assert rc == 0 and json.loads(out) == {"armed": "refuse_connect"}
+    assert emulator.app.state()["faults"]["refuse"][dev] == [1, 3]
+    rc, out, err = cli(emulator, "fault", "clear")
+    assert rc == 0 and emulator.app.state()["faults"]["refuse"] == {}
+    rc, out, err = cli(emulator, "fault", "nonsense")
+    assert rc == 1 and "400" in err

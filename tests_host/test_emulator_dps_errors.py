@@ -131,6 +131,11 @@ def test_bad_http_is_answered(emulator):
     path = "/{}/registrations/{}/register".format(info["id_scope"], dev)
     assert_error(tc.https(info, "PUT", path, {"registrationId": dev},
                           {"Authorization": tc.dps_token(info, dev)}), 400)
+    # an api-version DPS does not know: what DPS answers (iotedge#4112)
+    path = "/{}/registrations/{}/register?api-version=2019-04-15".format(info["id_scope"], dev)
+    obj = assert_error(tc.https(info, "PUT", path, {"registrationId": dev},
+                                {"Authorization": tc.dps_token(info, dev)}), 400)
+    assert obj["errorCode"] == 400004 and obj["message"] == "Unsupported API version 2019-04-15."
     # not HTTP at all, inside TLS
     st, _, body = tc.https(info, None, None, raw=b"\x00\x01garbage\r\n\r\n")
     assert st == 400
@@ -142,12 +147,23 @@ def test_bad_http_is_answered(emulator):
     assert tc.https(info, "GET", "/nothing/here" + API)[0] == 404
     assert tc.https(info, "DELETE", path)[0] == 405
     # chunked request bodies are fine too
-    raw = ("PUT {} HTTP/1.1\r\nAuthorization: {}\r\nTransfer-Encoding: chunked\r\n\r\n"
-           .format(path, tc.dps_token(info, dev)).encode())
+    raw = ("PUT {} HTTP/1.1\r\nAuthorization: {}\r\nTransfer-Encoding: chunked\r\n"
+           "Connection: close\r\n\r\n".format(path, tc.dps_token(info, dev)).encode())
     body = json.dumps({"registrationId": dev}).encode()
     raw += b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
     assert tc.https(info, None, None, raw=raw)[0] == 202
     still_serves(emulator)
+
+
+def test_api_versions_in_use_accepted(emulator):
+    """What real clients send is taken (README: Limits); micropython-iotc 1.1.0: 2019-01-15."""
+    info = emulator.info
+    for v in ("2018-09-01-preview", "2019-01-15", "2019-03-31", "2021-06-01", "2021-10-01"):
+        dev = new_id()
+        path = "/{}/registrations/{}/register?api-version={}".format(info["id_scope"], dev, v)
+        st, _, body = tc.https(info, "PUT", path, {"registrationId": dev},
+                               {"Authorization": tc.dps_token(info, dev)})
+        assert st == 202, (v, body)
 
 
 def test_plain_tcp_garbage_on_tls_port(emulator):
@@ -218,6 +234,12 @@ def test_garbage_on_dps_mqtt(emulator):
     c = tc.Mqtt(info["dps_mqtt"], info["ca_pem"])
     try:
         assert c.connect("other", user, tc.dps_token(info, dev))[0] == 2
+    finally:
+        c.close()
+    c = tc.Mqtt(info["dps_mqtt"], info["ca_pem"])
+    try:
+        old = user.replace("2019-03-31", "2017-01-01")
+        assert c.connect(dev, old, tc.dps_token(info, dev))[0] == 1
     finally:
         c.close()
     still_serves(emulator)

@@ -1,6 +1,7 @@
 """The emulator's happy paths, driven by a raw client: DPS over HTTPS, hub connect, telemetry,
 twin, direct methods, C2D and the control API that shows them."""
 
+import ipaddress
 import json
 import threading
 import uuid
@@ -20,7 +21,9 @@ def test_ready_info(emulator):
               "group_id", "group_key"):
         assert i[k], k
     assert i["id_scope"] == "0ne0000EMU" and i["group_id"] == "SAS-IoT-Devices"
-    assert i["hub_name"] == i["hub"]  # not on 8883, so "host:port"
+    # As on Azure, the assigned hub is a bare host name: its own loopback address, on 8883.
+    assert i["hub"] == i["hub_name"] + ":8883"
+    assert ipaddress.ip_address(i["hub_name"]).is_loopback and i["hub_name"] != "127.0.0.1"
     st = emulator.app.state()
     assert st["dps"] == i["dps"] and st["internal_errors"] == 0
     env = emulator.env()
@@ -45,6 +48,32 @@ def test_dps_register_then_poll(emulator):
     assert d["registration"]["payload"] == payload
     assert d["registration"]["model_id"] == "dtmi:com:example:Thermostat;1"
     assert not d["connected"]
+
+
+def test_dps_keeps_the_connection(emulator):
+    """HTTP/1.1 keep-alive, as DPS: register and poll on one TLS connection; `Connection: close`
+    from the client ends it after the answer."""
+    info, dev = emulator.info, new_id()
+    tok = tc.dps_token(info, dev)
+    base = "/{}/registrations/{}".format(info["id_scope"], dev)
+    s = tc.tls_connect(info["dps"], info["ca_pem"])
+    try:
+        s.sendall(tc.request_bytes(info, "PUT", base + "/register?api-version=2021-06-01",
+                                   {"registrationId": dev}, {"Authorization": tok}))
+        st, h, body = tc.read_response(s)
+        assert st == 202 and "connection" not in h
+        op = json.loads(body)["operationId"]
+        poll = "{}/operations/{}?api-version=2021-06-01".format(base, op)
+        s.sendall(tc.request_bytes(info, "GET", poll, None, {"Authorization": tok}))
+        st, h, body = tc.read_response(s)
+        assert st == 200 and json.loads(body)["status"] == "assigned"
+        s.sendall(tc.request_bytes(info, "GET", poll, None,
+                                   {"Authorization": tok, "Connection": "close"}))
+        st, h, body = tc.read_response(s)
+        assert st == 200 and h["connection"] == "close"
+        assert tc.read_all(s) == b""  # and closed
+    finally:
+        s.close()
 
 
 def test_dps_legacy_data_and_raw_sr(emulator):

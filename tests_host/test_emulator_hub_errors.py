@@ -69,6 +69,45 @@ def test_connack_codes(emulator, witness):
     assert any(e["type"] == "connect_refused" and e["code"] == 5 for e in evs)
 
 
+def test_api_version(emulator, witness):
+    """An api-version IoT Hub does not know is refused (CONNACK 1, see README: Limits); none at
+    all is accepted, as IoT Hub does (azure-docs#16306)."""
+    info = emulator.info
+    dev, key = new_device(emulator)
+    tok = tc.hub_token(info, dev, key)
+    base = "{}/{}/".format(info["hub_name"], dev)
+    assert connack(emulator, dev, base + "?api-version=2015-01-01", tok) == 1
+    assert connack(emulator, dev, base + "?api-version=&model-id=x", tok) == 1
+    assert connack(emulator, dev, base, tok) == 0
+    for v in ("2021-04-12", "2020-09-30", "2019-10-01", "2019-03-30", "2018-06-30"):
+        assert connack(emulator, dev, base + "?api-version=" + v, tok) == 0
+
+
+@pytest.mark.parametrize("bag", ["$.ct=a&$.ct=b", "%24.ct=application%2Fjson&$.ct=text",
+                                 "$.mid=1&x=2&%24.mid=3"])
+def test_duplicate_system_property_closes(emulator, witness, bag):
+    dev, key = new_device(emulator)
+    c = tc.hub_connect(emulator.info, dev, key)
+    try:
+        c.publish("devices/{}/messages/events/{}".format(dev, bag), b"{}")
+        assert c.closed()
+    finally:
+        c.close()
+    ev = emulator.app.wait_event(lambda e: e["type"] == "disconnected" and e["device"] == dev)
+    assert "twice" in ev["reason"]
+    assert emulator.app.telemetry(dev) == []
+
+
+def test_repeated_application_property_is_kept(emulator, witness):
+    dev, key = new_device(emulator)
+    c = tc.hub_connect(emulator.info, dev, key)
+    try:
+        c.publish("devices/{}/messages/events/a=1&a=2".format(dev), b"{}", qos=1)
+        assert emulator.app.telemetry(dev)[0]["properties"] == {"a": "2"}
+    finally:
+        c.close()
+
+
 def test_bad_protocol_level(emulator, witness):
     c = tc.Mqtt(emulator.info["hub"], emulator.info["ca_pem"])
     try:

@@ -1,4 +1,5 @@
-"""python -m tests_host.emulator serve|watch|invoke|set|send|devices|twin  (README.md here)"""
+"""python -m tests_host.emulator serve|watch|invoke|set|send|devices|twin|fault|limits
+(README.md here)"""
 
 import argparse
 import asyncio
@@ -8,17 +9,24 @@ import signal
 import sys
 
 from .app import AppClient, AppError, watch
+from .limits import Limits, LimitError, parse_assignment
 from .server import DEFAULT_STATE, Config, Emulator
 
 DEFAULT_CONTROL = "127.0.0.1:8080"
 
 
-def _serve(a):
+def _serve(a, p):
+    try:
+        limits = dict(parse_assignment(x) for x in a.limit)
+        Limits(**limits)
+    except LimitError as e:
+        p.error(str(e))
     cfg = Config(host=a.host, dps_mqtt_host=a.dps_mqtt_host, hub_host=a.hub_host,
                  public_name=a.public_name, dps_port=a.dps_port, dps_mqtt_port=a.dps_mqtt_port,
                  hub_port=a.hub_port, control_port=a.control_port, state_dir=a.state,
                  ready_file=a.ready_file, cert_names=tuple(a.cert_name),
-                 retry_after=a.retry_after, id_scope=a.id_scope, verbose=not a.quiet)
+                 retry_after=a.retry_after, id_scope=a.id_scope, verbose=not a.quiet,
+                 limits=limits)
 
     async def main():
         # Handlers first: a Ctrl-C that comes as soon as the ready file exists still stops cleanly.
@@ -64,11 +72,13 @@ def main(argv=None):
     s = sub.add_parser("serve", help="run the emulator")
     s.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     s.add_argument("--dps-mqtt-host", help="bind address of DPS over MQTT (default --host)")
-    s.add_argument("--hub-host", help="bind address of the hub (default --host)")
+    s.add_argument("--hub-host", help="bind address of the hub (default: its own loopback "
+                   "address, 127.x.y.z, when --host is loopback; else --host)")
     s.add_argument("--public-name", help="name devices dial (default: the bind address)")
     s.add_argument("--dps-port", type=int, default=8443)
     s.add_argument("--dps-mqtt-port", type=int, default=8884)
-    s.add_argument("--hub-port", type=int, default=8883)
+    s.add_argument("--hub-port", type=int, help="hub port (default 8883, assignedHub a bare "
+                   "name as on Azure); another port binds --host and hands out NAME:PORT")
     s.add_argument("--control-port", type=int, default=8080)
     s.add_argument("--state", default=DEFAULT_STATE, help="folder for certificates and keys")
     s.add_argument("--ready-file", help="write the ready info here as JSON")
@@ -76,6 +86,8 @@ def main(argv=None):
                    help="extra name or address for the server certificate (repeatable)")
     s.add_argument("--retry-after", type=int, default=1, help="DPS Retry-After seconds (0 ok)")
     s.add_argument("--id-scope", default="0ne0000EMU")
+    s.add_argument("--limit", action="append", default=[], metavar="NAME=VALUE",
+                   help="set one of Azure's limits (repeatable; `limits` lists them)")
     s.add_argument("-q", "--quiet", action="store_true", help="no per-request log lines")
 
     def ctl(name, help_):
@@ -101,10 +113,15 @@ def main(argv=None):
     ctl("devices", "list devices")
     c = ctl("twin", "show a device twin")
     c.add_argument("device")
+    c = ctl("fault", "arm a fault knob (README: Control API), or `fault clear`")
+    c.add_argument("kind")
+    c.add_argument("fields", nargs="*", metavar="NAME=VALUE", help="e.g. device=dev1 seconds=5")
+    c = ctl("limits", "show Azure's limits as the emulator applies them, or set some")
+    c.add_argument("set", nargs="*", metavar="NAME=VALUE")
 
     a = p.parse_args(argv)
     if a.cmd == "serve":
-        return _serve(a)
+        return _serve(a, p)
     app = AppClient(a.control)
     try:
         if a.cmd == "watch":
@@ -130,6 +147,18 @@ def main(argv=None):
                     d["model_id"] or (d["registration"] or {}).get("model_id")))
         elif a.cmd == "twin":
             _show(app.twin(a.device))
+        elif a.cmd == "fault":
+            if a.kind == "clear":
+                _show(app.clear_faults())
+            else:
+                fields = dict(kv.partition("=")[::2] for kv in a.fields)
+                _show(app.fault(kind=a.kind, **{k: _json_arg(v) for k, v in fields.items()}))
+        elif a.cmd == "limits":
+            try:
+                values = dict(parse_assignment(x) for x in a.set)
+            except LimitError as e:
+                p.error(str(e))
+            _show(app.set_limits(**values) if values else app.limits())
     except AppError as e:
         print("emulator answered {}: {}".format(e.status, json.dumps(e.body)), file=sys.stderr)
         return 1

@@ -1,5 +1,5 @@
 """The application's view of the emulator: a client for its control API, and the CLI commands
-that use it (watch, invoke, set, send, devices, twin).
+that use it (watch, invoke, set, send, devices, twin, fault, limits).
 
     app = AppClient("127.0.0.1:8080")
     app.set_desired("dev1", {"targetTemperature": 21})
@@ -122,10 +122,18 @@ class AppClient:
         return self.request("DELETE", "/enrollments/{}/{}".format(kind, quote(ident, safe="")))[1]
 
     def fault(self, **kw):
+        """Arm a fault knob: fault(kind="drop", device="dev1"); README lists them."""
         return self.post("/faults", kw)
 
     def clear_faults(self):
         return self.post("/faults/clear")
+
+    def limits(self):
+        return self.get("/limits")
+
+    def set_limits(self, **kw):
+        """set_limits(d2c_per_s=2, d2c_burst=2) -> all limits after the change."""
+        return self.post("/limits", kw)
 
 
 # --- CLI commands (python -m tests_host.emulator watch|invoke|set|send|devices|twin) -----------

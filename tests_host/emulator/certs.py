@@ -197,12 +197,24 @@ def ensure(state, names):
     }
 
 
+# The suites IoT Hub and DPS accept since strong-suite enforcement (PROTOCOL.md §5): ECDHE key
+# exchange only, AES-GCM or AES-CBC with SHA-2. A client offering RSA key exchange alone (axTLS)
+# fails the handshake, as it does against Azure.
+CIPHERS = ":".join([
+    "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-RSA-AES256-GCM-SHA384",
+    "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256",
+    "ECDHE-ECDSA-AES256-SHA384", "ECDHE-RSA-AES256-SHA384",
+    "ECDHE-ECDSA-AES128-SHA256", "ECDHE-RSA-AES128-SHA256",
+])
+
+
 def server_context(paths):
-    """TLS server context for every TLS service: TLS 1.2 only, like DPS and IoT Hub."""
+    """TLS server context for every TLS service: TLS 1.2 and Azure's suites, set explicitly."""
     import ssl
 
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    ctx.set_ciphers(CIPHERS)
     ctx.load_cert_chain(paths["cert"], paths["key"])
     return ctx

@@ -7,48 +7,31 @@
   GET  /devices/{id}/methods/{callId}, /methods/{callId}   one call
   POST /devices/{id}/desired          JSON patch -> {"version": n} (pushed when the device listens)
   POST /devices/{id}/methods/{name}?timeout=S&wait=1|0   body = JSON request payload
-        wait=1 -> 200 {"status", "payload"}, 504 timeout, 404 offline; wait=0 -> 202 {"id"}
+        wait=1 -> 200 {"status", "payload"}, or IoT Hub's failure (methods.py: 404 offline,
+        504 timeout, 502 an answer that is not JSON, 400/413 too large); wait=0 -> 202 {"id"}
   POST /devices/{id}/c2d              {"body": str, "properties": {..}} -> {"id"}
   POST /devices/{id}/drop             close the device's connection now
   GET  /events?since=N&wait=S         long poll -> {"events": [..], "last": N}
   GET  /enrollments; POST /enrollments {"kind": "group", "id", "key"} |
        {"kind": "individual", "registration_id", "key"}; DELETE /enrollments/{kind}/{id}
   POST /faults {"kind": .., ..}; POST /faults/clear; GET /faults
-Every answer is JSON with `Connection: close`, so a 20-line raw-socket client can use it.
+  GET  /limits; POST /limits {"name": value, ..} -> all limits (limits.py, README: Limits)
+Every answer is JSON with `Connection: close`, so a 20-line raw-socket client can use it. What
+IoT Hub's service API would refuse (an offline device, a full C2D queue...) comes with its HTTP
+status and Azure's error body: {"errorCode", "trackingId", "message", "timestampUtc"}.
 """
 
 import asyncio
 import base64
 import binascii
-import json
-import struct
-import time
 
-from . import httpio
-from . import mqttcodec as m
-from .dps_http import MALFORMED_KINDS
-from .hub import Conflict, NotFound
+from . import httpio, knobs
+from .errors import ServiceError
+from .knobs import ApiError, number
+from .limits import LimitError
 from .state import Enrollment, new_key
 
 MAX_BODY = 1024 * 1024
-
-
-class ApiError(Exception):
-    def __init__(self, status, message):
-        super().__init__(message)
-        self.status = status
-
-
-def _num(value, name, default, lo=0.0, hi=86400.0):
-    if value is None or value == "":
-        return default
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ApiError(400, "{} must be a number".format(name)) from None
-    if not lo <= v <= hi:
-        raise ApiError(400, "{} out of range".format(name))
-    return v
 
 
 def _public_call(call):
@@ -74,7 +57,9 @@ class Control:
                 return
             try:
                 status, body = await self.route(req)
-            except (ApiError, httpio.HttpError, NotFound, Conflict) as e:
+            except ServiceError as e:
+                status, body = e.status, e.body()
+            except (ApiError, httpio.HttpError) as e:
                 status, body = e.status, {"error": str(e)}
             writer.write(httpio.response(status, body))
         except (ConnectionError, OSError):
@@ -100,8 +85,8 @@ class Control:
         if p == ["state"] and meth == "GET":
             return 200, self.emu.status()
         if p == ["events"] and meth == "GET":
-            since = int(_num(req.query.get("since"), "since", 0, 0, 1e12))
-            wait = _num(req.query.get("wait"), "wait", 0.0, 0, 600)
+            since = int(number(req.query.get("since"), "since", 0, 0, 1e12))
+            wait = number(req.query.get("wait"), "wait", 0.0, 0, 600)
             evs = await st.events.wait(since, wait)
             return 200, {"events": evs, "last": st.events.seq}
         if p == ["devices"] and meth == "GET":
@@ -124,7 +109,19 @@ class Control:
             if meth == "GET":
                 return 200, st.faults.public()
             if meth == "POST":
-                return 200, self.fault(req.json())
+                return 200, knobs.arm(self.state, self.hub, req.json())
+        if p == ["limits"]:
+            if meth == "POST":
+                obj = req.json()
+                if not isinstance(obj, dict):
+                    raise ApiError(400, "limits must be a JSON object of name: value")
+                try:
+                    changed = st.limits.set(obj)
+                except LimitError as e:
+                    raise ApiError(400, str(e)) from None
+                st.events.add("limits", changed=changed)
+            if meth in ("GET", "POST"):
+                return 200, st.limits.public()
         if p == ["faults", "clear"] and meth == "POST":
             st.faults.clear()
             for d in st.devices.values():
@@ -134,7 +131,7 @@ class Control:
         raise ApiError(404, "no such API: {} {}".format(meth, req.path))
 
     def call(self, call_id):
-        call = self.hub.calls.get(call_id)
+        call = self.hub.methods.calls.get(call_id)
         if call is None:
             raise ApiError(404, "no such method call")
         return 200, _public_call(call)
@@ -145,7 +142,7 @@ class Control:
         if not rest and meth == "GET":
             return 200, dev.public()
         if rest == ["telemetry"] and meth == "GET":
-            since = int(_num(req.query.get("since"), "since", 0, 0, 1e12))
+            since = int(number(req.query.get("since"), "since", 0, 0, 1e12))
             return 200, dev.telemetry[since:]
         if rest == ["twin"] and meth == "GET":
             return 200, dev.twin()
@@ -159,16 +156,14 @@ class Control:
                 raise ApiError(400, "desired patch must be a JSON object")
             return 200, {"version": self.hub.set_desired(device_id, patch)}
         if len(rest) == 2 and rest[0] == "methods" and meth == "POST":
-            timeout = _num(req.query.get("timeout"), "timeout", 30.0, 0.0, 300.0)
+            timeout = number(req.query.get("timeout"), "timeout", 30.0, 0.0, 300.0)
             wait = req.query.get("wait", "1") not in ("0", "false", "no")
             call, done = self.hub.start_method(device_id, rest[1], req.json(), timeout)
             if not wait:
                 return 202, {"id": call["id"]}
             call = await done
-            if call.get("timed_out"):
-                return 504, {"error": "timed out after {} s".format(timeout), "id": call["id"]}
-            if call.get("disconnected"):
-                return 404, {"error": "device disconnected before answering", "id": call["id"]}
+            if call["failure"]:  # what IoT Hub answers the service caller
+                return call["failure"]["status"], call["failure"]["body"]
             return 200, {"status": call["status"], "payload": call["payload"], "id": call["id"]}
         if rest == ["c2d"] and meth == "POST":
             obj = req.json() or {}
@@ -208,64 +203,3 @@ class Control:
         self.state.add_enrollment(e)
         self.state.events.add("enrollment", kind=kind, id=ident)
         return dict(e.public(), key=key)
-
-    def fault(self, f):
-        if not isinstance(f, dict) or not isinstance(f.get("kind"), str):
-            raise ApiError(400, 'fault must be a JSON object with "kind"')
-        st, hub, kind = self.state, self.hub, f["kind"]
-        count = int(_num(f.get("count"), "count", 1, 1, 1e6))
-        dev_id = f.get("device")
-        if kind == "drop":
-            return {"dropped": hub.drop(dev_id, f.get("reason") or "dropped by a fault")}
-        if kind == "refuse_connect":
-            code = int(_num(f.get("code"), "code", m.UNAVAILABLE, 1, 255))
-            if not isinstance(dev_id, str):
-                raise ApiError(400, "refuse_connect needs a device")
-            st.faults.refuse[dev_id] = [count, code]
-        elif kind == "twin_status":
-            status = int(_num(f.get("status"), "status", 500, 100, 599))
-            if not isinstance(dev_id, str):
-                raise ApiError(400, "twin_status needs a device")
-            st.faults.twin_status[dev_id] = [count, status]
-        elif kind == "dps_status":
-            status = int(_num(f.get("status"), "status", 429, 100, 599))
-            ra = f.get("retry_after")
-            st.faults.dps_status = {"status": status, "count": count,
-                                    "retry_after": None if ra is None else
-                                    int(_num(ra, "retry_after", 0, 0, 3600))}
-        elif kind == "dps_assigning":
-            st.faults.dps_assigning = int(_num(f.get("polls"), "polls", 1, 0, 1000))
-            st.faults.dps_assigning_count = int(_num(f.get("count"), "count", 0, 0, 1e6))
-        elif kind == "dps_malformed":
-            mode = f.get("mode")
-            if mode not in MALFORMED_KINDS:
-                raise ApiError(400, "mode must be one of " + ", ".join(MALFORMED_KINDS))
-            st.faults.dps_malformed = mode
-        elif kind == "stall":
-            hub.device(dev_id).stall_until = time.time() + _num(f.get("seconds"), "seconds", 5.0)
-        elif kind == "publish":
-            payload = f.get("payload", "")
-            if not isinstance(payload, str):
-                payload = json.dumps(payload)
-            payload = payload.encode()
-            qos = int(_num(f.get("qos"), "qos", 0, 0, 1))
-            pid = hub.device(dev_id).conn.next_pid() if qos and hub.device(dev_id).conn else None
-            hub.send_raw(dev_id, m.publish(str(f.get("topic", "")), payload, qos=qos, pid=pid))
-        elif kind == "oversized":
-            size = int(_num(f.get("size"), "size", 300 * 1024, 1, 64 * 1024 * 1024))
-            topic = f.get("topic") or "$iothub/twin/PATCH/properties/desired/?$version=999"
-            hub.send_raw(dev_id, m.publish(topic, b"x" * size))
-        elif kind == "malformed_publish":
-            # A PUBLISH whose topic length points past the end of the packet.
-            body = struct.pack("!H", 200) + b"devices/broken"
-            hub.send_raw(dev_id, m.packet(m.PUBLISH, 0, body))
-        elif kind == "garbage":
-            if "hex" in f:
-                data = bytes.fromhex(f["hex"])
-            else:
-                data = str(f.get("data", "\xff\xfe garbage \x00")).encode("latin-1", "replace")
-            hub.send_raw(dev_id, data)
-        else:
-            raise ApiError(400, "unknown fault kind " + kind)
-        st.events.add("fault", device=dev_id, kind=kind, spec=f)
-        return {"armed": kind}

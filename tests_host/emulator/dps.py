@@ -14,19 +14,33 @@ enrollment group's key. No enrollment at all gives 404; a key matching none give
 import json
 import re
 import time
-import uuid
 
 from . import sas
-from .state import Device, Operation, Registration, model_id_of, utc_iso
+from .errors import error_body
+from .limits import Window
+from .state import Device, Operation, Registration, model_id_of
 
 _REG_ID = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9:._-]{0,126}[A-Za-z0-9])?$")
 
 # error codes (status*1000 + n)
-BAD_JSON, BAD_BODY, BAD_REG_ID = 400004, 400001, 400002
+BAD_JSON, BAD_BODY, BAD_REG_ID, BAD_ARGUMENT = 400004, 400001, 400002, 400004
 UNAUTHORIZED = 401002
 UNKNOWN_SCOPE, NO_ENROLLMENT, NO_OPERATION, NO_REGISTRATION = 404001, 404002, 404003, 404004
 THROTTLED = 429001
 MAX_BODY = 96 * 1024  # DPS message size limit
+# The versions devices are seen using (PROTOCOL.md §1.1, README: Limits); any other is answered
+# 400 400004, as DPS answers one it does not know.
+API_VERSIONS = ("2018-09-01-preview", "2019-01-15", "2019-03-31", "2021-06-01", "2021-10-01",
+                "2025-07-01-preview")
+
+
+def api_version_error(version):
+    """None when DPS knows this api-version; else the DpsError it answers with."""
+    if version is None:
+        return DpsError(400, BAD_ARGUMENT, "api-version is required.")
+    if version not in API_VERSIONS:
+        return DpsError(400, BAD_ARGUMENT, "Unsupported API version {}.".format(version))
+    return None
 
 
 class Reply:
@@ -45,18 +59,11 @@ class DpsError(Exception):
         self.status, self.code, self.retry_after = status, code, retry_after
 
 
-def error_body(code, message):
-    return {
-        "errorCode": code,
-        "trackingId": str(uuid.uuid4()),
-        "message": message,
-        "timestampUtc": utc_iso(),
-    }
-
-
 class Dps:
     def __init__(self, state):
         self.state = state
+        self.registrations = Window(60.0)  # per ID scope: the emulator has one
+        self.polls = {}  # registration id -> Window
 
     def handle(self, op, scope, reg_id, token, body=b"", op_id=None, transport="https"):
         """op: "register", "poll" or "lookup". Never raises for bad input; returns a Reply."""
@@ -73,6 +80,7 @@ class Dps:
             if not _REG_ID.match(reg_id or ""):
                 raise DpsError(400, BAD_REG_ID, "registration id is invalid")
             enrollment = self.authenticate(scope, reg_id, token)
+            self.throttle(op, reg_id)
             if op == "register":
                 return self.register(reg_id, enrollment, body, transport)
             if op == "poll":
@@ -82,6 +90,21 @@ class Dps:
             st.events.add("dps_error", device=reg_id, op=op, status=e.status, code=e.code,
                           message=str(e), transport=transport)
             return Reply(e.status, error_body(e.code, str(e)), e.retry_after)
+
+    def throttle(self, op, reg_id):
+        """DPS's rate limits (README: Limits): 429 with the Retry-After that frees a slot."""
+        lim = self.state.limits
+        if op == "register":
+            wait = self.registrations.take(lim.dps_registrations_per_min)
+            what = "{} registrations a minute".format(lim.dps_registrations_per_min)
+        elif op == "poll":
+            window = self.polls.setdefault(reg_id.lower(), Window(10.0))
+            wait = window.take(lim.dps_polls_per_10s)
+            what = "{} operation status polls in 10 s".format(lim.dps_polls_per_10s)
+        else:
+            return
+        if wait:
+            raise DpsError(429, THROTTLED, "ThrottlingException: more than " + what, wait)
 
     def authenticate(self, scope, reg_id, token):
         try:

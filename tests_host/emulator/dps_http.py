@@ -4,8 +4,10 @@
   GET  /{idScope}/registrations/{regId}/operations/{opId}?api-version=..   202 / 200 assigned
   POST /{idScope}/registrations/{regId}?api-version=..   200 registrationState (status lookup)
 
-One request per connection (answers carry `Connection: close`). The `dps_malformed` fault breaks
-the next answer on purpose:
+The connection stays open between requests (HTTP/1.1 persistence, as the service keeps it), so
+a device can poll on the connection it registered on; it closes when the client asks
+(`Connection: close`, HTTP/1.0), after a request it cannot frame, or after IDLE seconds without
+one. The `dps_malformed` fault breaks the next answer on purpose (and closes after it):
   truncated   the body is shorter than its Content-Length, then the connection closes
   chunked     valid chunked transfer-encoding instead of Content-Length
   no_headers  the status line, then the body at once: no headers, no blank line
@@ -16,9 +18,11 @@ the next answer on purpose:
 import asyncio
 
 from . import httpio
-from .dps import MAX_BODY, Reply, error_body
+from .dps import MAX_BODY, Reply, api_version_error
+from .errors import error_body
 
 MALFORMED_KINDS = ("truncated", "chunked", "no_headers", "bad_json", "no_status")
+IDLE = 60.0  # seconds a kept connection may wait for its next request (chosen; see README)
 
 
 class DpsHttp:
@@ -28,20 +32,8 @@ class DpsHttp:
     async def serve(self, reader, writer):
         peer = writer.get_extra_info("peername")
         try:
-            try:
-                req = await asyncio.wait_for(httpio.read_request(reader, MAX_BODY), 30)
-            except EOFError:
-                return
-            except asyncio.TimeoutError:
-                self.log("dps-https {}: request not complete in 30 s, closing".format(peer))
-                return
-            except httpio.HttpError as e:
-                self.log("dps-https {}: bad request: {}".format(peer, e))
-                writer.write(httpio.response(e.status, error_body(e.status * 1000, str(e))))
-                return
-            reply = self.route(req)
-            self.log("dps-https {} {} -> {}".format(req.method, req.raw_path, reply.status))
-            writer.write(self.encode(reply))
+            while await self.answer(reader, writer, peer):
+                pass
         except (ConnectionError, OSError) as e:
             self.log("dps-https {}: connection error: {!r}".format(peer, e))
         except Exception as e:  # never let one request take the service down
@@ -54,13 +46,34 @@ class DpsHttp:
                 pass
             await httpio.close(writer)
 
+    async def answer(self, reader, writer, peer):
+        """Read one request and answer it -> True when the connection stays open for another."""
+        try:
+            req = await asyncio.wait_for(httpio.read_request(reader, MAX_BODY), IDLE)
+        except EOFError:
+            return False
+        except asyncio.TimeoutError:
+            self.log("dps-https {}: no complete request in {:.0f} s, closing".format(peer, IDLE))
+            return False
+        except httpio.HttpError as e:
+            self.log("dps-https {}: bad request: {}".format(peer, e))
+            writer.write(httpio.response(e.status, error_body(e.status * 1000, str(e))))
+            return False
+        reply = self.route(req)
+        self.log("dps-https {} {} -> {}".format(req.method, req.raw_path, reply.status))
+        keep = req.keep_alive() and not self.state.faults.dps_malformed
+        writer.write(self.encode(reply, keep))
+        await writer.drain()
+        return keep
+
     def route(self, req):
         parts = req.path.strip("/").split("/")
         if len(parts) < 3 or parts[1] != "registrations":
             return Reply(404, error_body(404000, "no such resource"))
         scope, reg_id, rest = parts[0], parts[2], parts[3:]
-        if "api-version" not in req.query:
-            return Reply(400, error_body(400003, "api-version query parameter is required"))
+        bad = api_version_error(req.query.get("api-version"))
+        if bad:
+            return Reply(bad.status, error_body(bad.code, str(bad)))
         token = req.header("authorization")
         if req.method == "PUT" and rest == ["register"]:
             return self.dps.handle("register", scope, reg_id, token, req.body)
@@ -72,7 +85,7 @@ class DpsHttp:
             return Reply(405, error_body(405000, "method not allowed"))
         return Reply(404, error_body(404000, "no such resource"))
 
-    def encode(self, reply):
+    def encode(self, reply, keep):
         body = reply.json()
         if isinstance(reply.body, dict) and "errorCode" in reply.body:
             headers = [("x-ms-error-code", str(reply.body["errorCode"]))]
@@ -82,7 +95,7 @@ class DpsHttp:
             headers.append(("Retry-After", str(int(reply.retry_after))))
         kind = self.state.faults.dps_malformed
         if not kind:
-            return httpio.response(reply.status, body, headers)
+            return httpio.response(reply.status, body, headers, keep=keep)
         self.state.faults.dps_malformed = None
         self.state.events.add("fault", kind="dps_malformed", mode=kind)
         status_line = "HTTP/1.1 {} {}\r\n".format(reply.status, httpio.reason(reply.status))

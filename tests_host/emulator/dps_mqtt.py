@@ -2,7 +2,8 @@
 
 CONNECT: client id = registration id, user name
 `{idScope}/registrations/{regId}/api-version=..[&ClientVersion=..]`, password = the DPS SAS token
-(checked at CONNECT: refused with 5 when DPS would answer 401/404). Then:
+(checked at CONNECT: refused with 5 when DPS would answer 401/404, with 1 for an api-version DPS
+does not know). Then:
   subscribe $dps/registrations/res/#
   publish   $dps/registrations/PUT/iotdps-register/?$rid={rid}                      (register)
   publish   $dps/registrations/GET/iotdps-get-operationstatus/?$rid={rid}&operationId={op}
@@ -13,8 +14,8 @@ The answers are those of the HTTPS front (same Dps object).
 from urllib.parse import quote
 
 from . import mqttcodec as m
-from .dps import DpsError
-from .hubtopics import topic_query
+from .dps import API_VERSIONS, DpsError
+from .hubtopics import parse_query, topic_query
 from .mqttconn import Close, MqttConnection
 
 RES_FILTER = "$dps/registrations/res/#"
@@ -44,6 +45,9 @@ class DpsMqttConnection(MqttConnection):
             return self._refuse(m.BAD_USER_PASS,
                                 "user name is not {idScope}/registrations/{regId}/api-version=..")
         scope, reg_id = parts[0], parts[2]
+        version = parse_query(parts[3]).get("api-version")
+        if version not in API_VERSIONS:
+            return self._refuse(m.BAD_PROTOCOL, "unsupported api-version {}".format(version))
         if not c.client_id or reg_id != c.client_id:
             return self._refuse(m.ID_REJECTED, "client id is not the registration id")
         try:

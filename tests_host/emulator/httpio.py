@@ -1,7 +1,8 @@
-"""Just enough HTTP/1.1 for the DPS front and the control API: read one request, write one answer.
+"""Just enough HTTP/1.1 for the DPS front and the control API: read a request, write an answer.
 
-Every answer says `Connection: close` and the connection is closed after it, so a client can read
-to EOF. Header names are case-insensitive. Bodies come with Content-Length (or chunked).
+The control API answers `Connection: close` and closes after it, so a client can read to EOF;
+DPS keeps the connection for the next request, as HTTP/1.1 and the real service do. Header names
+are case-insensitive. Bodies come with Content-Length (or chunked).
 """
 
 import asyncio
@@ -11,6 +12,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 MAX_LINE = 8192
 MAX_HEADERS = 100
+DISCARD_MAX = 1 << 20  # a body over the limit but under this is read before the 413
 
 
 class HttpError(Exception):
@@ -26,6 +28,11 @@ class Request:
 
     def header(self, name, default=None):
         return self.headers.get(name.lower(), default)
+
+    def keep_alive(self):
+        """HTTP/1.1 keeps the connection unless the client says close; HTTP/1.0 closes it."""
+        conn = self.header("connection", "").lower()
+        return self.version == "HTTP/1.1" and "close" not in conn
 
     def json(self):
         """The body as JSON; HttpError 400 when it is not."""
@@ -90,6 +97,11 @@ async def read_request(reader, max_body):
                 raise HttpError(400, "bad content-length")
             n = int(cl)
         if n > max_body:
+            if n <= DISCARD_MAX:  # read it first, so the client sees the answer, not a reset
+                try:
+                    await reader.readexactly(n)
+                except asyncio.IncompleteReadError:
+                    pass
             raise HttpError(413, "body too large")
         try:
             req.body = await reader.readexactly(n) if n else b""
@@ -126,8 +138,10 @@ def reason(status):
         return "Status"
 
 
-def response(status, body=b"", headers=(), content_type="application/json; charset=utf-8"):
-    """Bytes of a whole answer. body: bytes, str, or an object sent as JSON."""
+def response(status, body=b"", headers=(), content_type="application/json; charset=utf-8",
+             keep=False):
+    """Bytes of a whole answer. body: bytes, str, or an object sent as JSON. keep: the connection
+    stays open for another request (no `Connection: close`)."""
     if not isinstance(body, (bytes, bytearray, str)):
         body = json.dumps(body, separators=(",", ":"))
     if isinstance(body, str):
@@ -137,7 +151,8 @@ def response(status, body=b"", headers=(), content_type="application/json; chars
         head.append("Content-Type: " + content_type)
         head.append("Content-Length: {}".format(len(body)))
     head.extend("{}: {}".format(k, v) for k, v in headers)
-    head.append("Connection: close")
+    if not keep:
+        head.append("Connection: close")
     return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + bytes(body)
 
 

@@ -3,33 +3,31 @@ properties set, direct methods invoked and answered, C2D queued and delivered, f
 device connection is a hubconn.HubConnection.
 """
 
-import asyncio
-import itertools
+import copy
 import json
 import time
 import uuid
 from urllib.parse import quote
 
 from . import mqttcodec as m
+from .errors import ServiceError
 from .hubconn import HubConnection
-from .hubtopics import METHODS, TWIN_DESIRED, c2d_filter, parse_bag
-from .state import C2D_MAX_PENDING, TELEMETRY_KEEP, merge_patch
+from .hubtopics import TWIN_DESIRED, c2d_filter, parse_bag
+from .limits import Shaper, Window, largest_property, message_size, section_size
+from .methods import Methods
+from .state import TELEMETRY_KEEP, merge_patch
 
 
-class NotFound(Exception):
-    status = 404
-
-
-class Conflict(Exception):
-    status = 409
+ARGUMENT_INVALID, DEVICE_NOT_FOUND, QUEUE_FULL = 400004, 404001, 403004
+DEVICE_NOT_ONLINE, TOO_LARGE, THROTTLED = 404103, 413001, 429001
 
 
 class Hub:
     def __init__(self, state, log):
         self.state, self.log = state, log
-        self.calls = {}  # call id -> call record
-        self._pending = {}  # (device id, rid) -> (call, future, conn)
-        self._ids = itertools.count(1)
+        self.methods = Methods(state)
+        self.twin_updates = Window(1.0)  # hub-wide, as IoT Hub throttles twin updates
+        self.d2c = Shaper()  # hub-wide traffic shaping of telemetry
 
     async def serve(self, reader, writer):
         await HubConnection(self, reader, writer).run()
@@ -37,7 +35,7 @@ class Hub:
     def device(self, device_id):
         dev = self.state.devices.get(device_id)
         if dev is None:
-            raise NotFound("no such device")
+            raise ServiceError(DEVICE_NOT_FOUND, "no such device")
         return dev
 
     def store_telemetry(self, dev, topic, bag, payload, qos, retain, extra=None):
@@ -55,9 +53,31 @@ class Hub:
 
     # --- the application side --------------------------------------------------------------------
 
+    def twin_refusal(self, section, patch, name):
+        """Why IoT Hub would refuse this update of a twin section (desired or reported) ->
+        (error code, message), or None: it is applied and counts against the update rate."""
+        lim = self.state.limits
+        merged = copy.deepcopy(section)
+        merge_patch(merged, patch)
+        size = section_size(merged)
+        if size > lim.twin_section_max_bytes:
+            return ARGUMENT_INVALID, "{} properties would be {} bytes, over the {} allowed".format(
+                name, size, lim.twin_section_max_bytes)
+        prop, size = largest_property(merged)
+        if size > lim.twin_property_max_bytes:
+            return ARGUMENT_INVALID, "property {} is {} bytes, over the {} allowed".format(
+                prop, size, lim.twin_property_max_bytes)
+        if self.twin_updates.take(lim.twin_updates_per_s):
+            return THROTTLED, "ThrottlingException: more than {} twin updates a second".format(
+                lim.twin_updates_per_s)
+        return None
+
     def set_desired(self, device_id, patch):
         dev = self.device(device_id)
         patch = {k: v for k, v in patch.items() if not k.startswith("$")}
+        refused = self.twin_refusal(dev.desired, patch, "desired")
+        if refused:
+            raise ServiceError(*refused)
         merge_patch(dev.desired, patch)
         dev.desired_version += 1
         v = dev.desired_version
@@ -70,76 +90,24 @@ class Hub:
         return v
 
     def start_method(self, device_id, name, payload, timeout):
-        """Send a direct method request; returns (call record, future of the record)."""
-        dev = self.device(device_id)
-        conn = dev.conn
-        if conn is None or METHODS not in dev.subscriptions:
-            raise NotFound("device is not online (not connected or not subscribed to methods)")
-        n = next(self._ids)
-        call = {"id": "m{}".format(n), "rid": format(n, "x"), "device": device_id, "name": name,
-                "request": payload, "timeout": timeout, "ts": time.time(), "done": False,
-                "status": None, "payload": None}
-        fut = asyncio.get_running_loop().create_future()
-        self.calls[call["id"]] = call
-        dev.methods.append(call)
-        self._pending[(device_id, call["rid"])] = (call, fut, conn)
-        body = b"" if payload is None else json.dumps(payload).encode()
-        conn.send(m.publish("$iothub/methods/POST/{}/?$rid={}".format(name, call["rid"]), body))
-        self.state.events.add("method_call", device=device_id, id=call["id"], name=name,
-                              payload=payload)
-
-        async def finish():
-            try:
-                await asyncio.wait_for(asyncio.shield(fut), timeout)
-            except asyncio.TimeoutError:
-                self._pending.pop((device_id, call["rid"]), None)
-                call.update(done=True, status=504, timed_out=True)
-                self.state.events.add("method_result", device=device_id, id=call["id"],
-                                      name=name, status=504, payload=None, timed_out=True)
-            return call
-
-        return call, asyncio.ensure_future(finish())
-
-    def method_response(self, dev, rid, status, payload):
-        entry = self._pending.pop((dev.id, rid), None)
-        text = bytes(payload).decode("utf-8", "replace")
-        try:
-            value = json.loads(text) if text.strip() else None
-            raw = False
-        except ValueError:
-            value, raw = text, True
-        if entry is None:
-            self.state.events.add("method_response_unmatched", device=dev.id, rid=rid,
-                                  status=status)
-            return
-        call, fut, _ = entry
-        call.update(done=True, status=status, payload=value, payload_not_json=raw,
-                    answered=time.time())
-        if not fut.done():
-            fut.set_result(call)
-        self.state.events.add("method_result", device=dev.id, id=call["id"], name=call["name"],
-                              status=status, payload=value)
-
-    def fail_methods(self, conn):
-        """A device that disconnects cannot answer: its pending calls end as 404 at once."""
-        for key, (call, fut, c) in list(self._pending.items()):
-            if c is conn:
-                del self._pending[key]
-                call.update(done=True, status=404, disconnected=True)
-                if not fut.done():
-                    fut.set_result(call)
-                self.state.events.add("method_result", device=call["device"], id=call["id"],
-                                      name=call["name"], status=404, payload=None,
-                                      disconnected=True)
+        """-> (call record, future of the record once the call ends): methods.py."""
+        return self.methods.start(self.device(device_id), name, payload, timeout)
 
     def send_c2d(self, device_id, body, properties=None):
         dev = self.device(device_id)
         if not dev.ever_connected:
-            raise Conflict("device has never connected; IoT Hub queues C2D only after that")
-        if len(dev.c2d) >= C2D_MAX_PENDING:
-            raise Conflict("device queue holds {} messages already".format(C2D_MAX_PENDING))
-        msg = {"id": str(uuid.uuid4()), "body": body if isinstance(body, bytes) else
-               str(body).encode(), "properties": dict(properties or {}), "inflight": None,
+            raise ServiceError(409000, "device has never connected; IoT Hub queues C2D only after "
+                               "that")
+        if len(dev.c2d) >= self.state.limits.c2d_max_pending:
+            raise ServiceError(QUEUE_FULL, "DeviceMaximumQueueDepthExceeded: {} messages are "
+                               "pending for the device".format(len(dev.c2d)))
+        body = body if isinstance(body, bytes) else str(body).encode()
+        properties = dict(properties or {})
+        size = message_size(body, {}, properties)
+        if size > self.state.limits.c2d_max_bytes:
+            raise ServiceError(TOO_LARGE, "MessageTooLarge: {} bytes, over the {} allowed".format(
+                size, self.state.limits.c2d_max_bytes))
+        msg = {"id": str(uuid.uuid4()), "body": body, "properties": properties, "inflight": None,
                "deliveries": 0, "ts": time.time()}
         dev.c2d.append(msg)
         self.state.events.add("c2d_queued", device=device_id, id=msg["id"],
@@ -187,5 +155,5 @@ class Hub:
     def send_raw(self, device_id, data):
         dev = self.device(device_id)
         if dev.conn is None:
-            raise NotFound("device is not connected")
+            raise ServiceError(DEVICE_NOT_ONLINE, "device is not connected")
         dev.conn.send(bytes(data))

@@ -4,6 +4,7 @@ the topics a device publishes to (telemetry, twin, method answers) and subscribe
 CONNECT checks, in this order, and the CONNACK code each failure gets:
   protocol name/level other than MQTT/4 ............................. 1 (bad protocol)
   empty client id, or client id != deviceId of the user name ......... 2 (identifier rejected)
+  an api-version IoT Hub does not know (none at all is accepted) ....... 1 (bad protocol)
   user name not `{hub}/{deviceId}/?api-version=..`, no password,
   password not a SharedAccessSignature token ......................... 4 (bad user/password)
   unknown hub name or device, token for another resource, expired
@@ -21,16 +22,26 @@ from urllib.parse import quote
 
 from . import mqttcodec as m
 from . import sas
-from .hubtopics import (METHODS, STREAMS, TWIN_DESIRED, TWIN_RES, c2d_filter, parse_username,
-                        topic_query)
+from .errors import error_body
+from .hubtopics import (METHODS, STREAMS, TWIN_DESIRED, TWIN_RES, c2d_filter,
+                        duplicate_system_property, parse_bag, parse_username, topic_query)
+from .limits import message_size
 from .mqttconn import Close, MqttConnection
 from .state import merge_patch
 
 MAX_SUBSCRIPTIONS = 5
+# The versions devices are seen using (PROTOCOL.md §3.1) or IoT Hub's MQTT doc once named
+# (README: Limits); the user name may also have none.
+API_VERSIONS = ("2021-04-12", "2020-09-30", "2019-10-01", "2019-03-30", "2018-06-30",
+                "2017-11-08-preview", "2016-11-14")
 
 
 class HubConnection(MqttConnection):
     service = "hub"
+
+    @property
+    def max_packet(self):  # room for a message over the size limit, to refuse it as IoT Hub does
+        return max(MqttConnection.max_packet, self.state.limits.d2c_max_bytes + 64 * 1024)
 
     def __init__(self, hub, reader, writer):
         super().__init__(reader, writer, hub.state, hub.log)
@@ -59,6 +70,9 @@ class HubConnection(MqttConnection):
         hub_name, device_id, params = parsed
         if device_id != c.client_id:
             return self._refuse(m.ID_REJECTED, "client id is not the device id", c.client_id)
+        version = params.get("api-version")
+        if version is not None and version not in API_VERSIONS:
+            return self._refuse(m.BAD_PROTOCOL, "unsupported api-version " + version, device_id)
         try:
             tok = sas.Token((c.password or b"").decode("utf-8"))
         except (UnicodeDecodeError, sas.SasError) as e:
@@ -82,6 +96,10 @@ class HubConnection(MqttConnection):
         except sas.SasError as e:
             return self._refuse(m.NOT_AUTHORIZED, "token: {}".format(e), device_id)
 
+        relay = getattr(self.writer, "relay", None)  # counting this connection's bytes
+        if relay and device_id in st.faults.cut_device:
+            cut = st.faults.take_cut(device_id)
+            relay.arm(cut.get("received"), cut.get("sent"))
         old = dev.conn
         if old is not None:
             old.close("replaced by a new connection (ConnectionForcefullyClosedOnNewConnection)")
@@ -157,7 +175,7 @@ class HubConnection(MqttConnection):
         dev = self.device
         events = "devices/{}/messages/events".format(dev.id)
         if topic == events or topic.startswith(events + "/"):
-            self.hub.store_telemetry(dev, topic, topic[len(events) + 1:], payload, qos, retain)
+            return self._telemetry(dev, topic, topic[len(events) + 1:], payload, qos, retain)
         elif topic.startswith("$iothub/twin/GET/"):
             rid = quote(topic_query(topic).get("$rid", ""), safe="")
             status = self.state.faults.take_twin_status(dev.id)
@@ -174,9 +192,36 @@ class HubConnection(MqttConnection):
                 status = int(status)
             except ValueError:
                 raise Close("method response status {!r} is not an integer".format(status))
-            self.hub.method_response(dev, topic_query(topic).get("$rid", ""), status, payload)
+            self.hub.methods.response(dev, topic_query(topic).get("$rid", ""), status, payload)
         else:
             raise Close("PUBLISH to a topic IoT Hub does not accept: {!r}".format(topic[:200]))
+
+    def _telemetry(self, dev, topic, bag, payload, qos, retain):
+        """Store a device-to-cloud message -> seconds to hold its PUBACK back (traffic shaping),
+        or None. What IoT Hub does not take closes the connection, as it does: MQTT 3.1.1 has
+        no way to refuse one PUBLISH."""
+        lim = self.state.limits
+        dup = duplicate_system_property(bag)
+        if dup:
+            raise Close("telemetry names the system property {} twice".format(dup))
+        size = message_size(payload, *parse_bag(bag))
+        if size > lim.d2c_max_bytes:
+            raise Close("MessageTooLarge: a {} byte message, over the {} allowed".format(
+                size, lim.d2c_max_bytes))
+        wait = self.hub.d2c.admit(lim.d2c_per_s, lim.d2c_burst, lim.d2c_backlog)
+        if wait is None:
+            raise Close("ThrottleBacklogLimitExceeded (429002): more than {} messages waiting "
+                        "at {} a second".format(lim.d2c_backlog, lim.d2c_per_s))
+        if not wait:
+            self.hub.store_telemetry(dev, topic, bag, payload, qos, retain)
+            return None
+
+        def later():
+            self.hub.d2c.done()
+            self.hub.store_telemetry(dev, topic, bag, payload, qos, retain)
+
+        asyncio.get_running_loop().call_later(wait, later)
+        return wait
 
     def reply(self, topic, payload):
         """A twin response goes out only if the device subscribed to it, as on IoT Hub."""
@@ -198,6 +243,14 @@ class HubConnection(MqttConnection):
                                   body=payload[:200].decode("utf-8", "replace"))
             return
         patch.pop("$version", None)
+        refused = self.hub.twin_refusal(dev.reported, patch, "reported")
+        if refused:
+            code, message = refused
+            self.reply("$iothub/twin/res/{}/?$rid={}".format(code // 1000, rid_q),
+                       json.dumps(error_body(code, message)))
+            self.state.events.add("reported_rejected", device=dev.id, status=code // 1000,
+                                  code=code, message=message)
+            return
         merge_patch(dev.reported, patch)
         dev.reported_version += 1
         self.reply("$iothub/twin/res/204/?$rid={}&$version={}".format(
@@ -222,5 +275,5 @@ class HubConnection(MqttConnection):
                                          extra={"iothub-MessageType": "Will"})
         if dev.conn is self:
             dev.conn = None
-        self.hub.fail_methods(self)
+        self.hub.methods.fail(self)
         self.state.events.add("disconnected", device=dev.id, reason=reason)

@@ -48,6 +48,18 @@ def parse_bag(bag):
     return system, app
 
 
+def duplicate_system_property(bag):
+    """The first system property (`$.ct`, or `%24.ct`: the same one) named twice, or None."""
+    seen = set()
+    for part in bag.split("&") if bag else ():
+        k = unquote(part.partition("=")[0])
+        if k.startswith("$."):
+            if k in seen:
+                return k
+            seen.add(k)
+    return None
+
+
 def topic_query(topic):
     """The `?k=v&..` part of a topic as a dict."""
     return parse_query(topic.partition("?")[2])

@@ -5,7 +5,8 @@ than 1.5x the client's keep-alive closes the link, PROTOCOL.md §3.1), answers P
 writer task fed by a queue so every byte to the client goes out in order and can be delayed on
 purpose (the `stall` fault). Anything malformed closes this connection only.
 
-Subclass hooks: on_connect(c) -> (connack code, session_present); on_publish(...);
+Subclass hooks: on_connect(c) -> (connack code, session_present); on_publish(...) -> None, or
+seconds to hold its PUBACK back;
 on_subscribe(pid, subs) -> list of SUBACK codes; on_unsubscribe(pid, topics); on_puback(pid);
 on_closed(reason). A hook raises Close(reason) to end the connection.
 """
@@ -41,6 +42,8 @@ class MqttConnection:
         self.last_rx = time.monotonic()
         self._writer_task = None
         self._next_pid = 0
+        self.hold = None  # a half_open spell in progress (tcpfault.Hold)
+        self._held = None  # its task, done when the spell is over
 
     # --- for subclasses and the emulator ---------------------------------------------------------
 
@@ -119,13 +122,7 @@ class MqttConnection:
         self.connected = True
         self.after_connack()
         while not self.closed:
-            # IoT Hub's load balancers drop a link idle for 1767 s whatever the keep-alive says.
-            limit = min(self.keepalive * 1.5, MAX_IDLE) if self.keepalive else MAX_IDLE
-            try:
-                ptype, flags, body = await asyncio.wait_for(
-                    m.read_packet(self.reader, self.max_packet), limit)
-            except asyncio.TimeoutError:
-                raise Close("keep-alive expired ({:.0f} s of silence)".format(limit))
+            ptype, flags, body = await self._next_packet()
             self.last_rx = time.monotonic()
             if ptype == m.PUBLISH:
                 if (flags >> 1) & 3 == 3:
@@ -133,8 +130,10 @@ class MqttConnection:
                 topic, payload, qos, pid, retain, dup = m.parse_publish(flags, body)
                 if qos == 2:
                     raise Close("QoS 2 PUBLISH is not supported")
-                self.on_publish(topic, payload, qos, pid, retain, dup)
-                if qos == 1:
+                later = self.on_publish(topic, payload, qos, pid, retain, dup)
+                if qos == 1 and later:  # processed later (traffic shaping): acknowledged then
+                    asyncio.get_running_loop().call_later(later, self.send, m.puback(pid))
+                elif qos == 1:
                     self.send(m.puback(pid))
             elif ptype == m.PUBACK:
                 self.on_puback(m.parse_packet_id(body))
@@ -157,12 +156,61 @@ class MqttConnection:
                 raise m.ProtocolError("unexpected {} from client".format(m.NAMES[ptype]))
         return False
 
+    async def _next_packet(self):
+        """The next packet; Close once the client has been silent for 1.5x its keep-alive. The
+        read is never cancelled part-way (that would lose bytes), and a half_open spell does not
+        count as the client's silence."""
+        # IoT Hub's load balancers drop a link idle for 1767 s whatever the keep-alive says.
+        limit = min(self.keepalive * 1.5, MAX_IDLE) if self.keepalive else MAX_IDLE
+        read = asyncio.ensure_future(m.read_packet(self.reader, self.max_packet))
+        try:
+            while True:
+                left = self.last_rx + limit - time.monotonic()
+                done, _ = await asyncio.wait({read}, timeout=max(0.0, left))
+                if done:
+                    return read.result()
+                if self.hold is not None:
+                    await self._hold_over()
+                elif time.monotonic() - self.last_rx >= limit:
+                    raise Close("keep-alive expired ({:.0f} s of silence)".format(limit))
+        finally:
+            if not read.done():
+                read.cancel()
+
+    def half_open(self, hold):
+        """Stop reading and sending, the connection left open, until the hold is over."""
+        if self.closed or self.hold is not None:
+            return False
+        self.hold, self._held = hold, asyncio.ensure_future(self._half_open(hold))
+        self.state.faults.holds.add(hold)  # so that clearing the faults ends it
+        return True
+
+    async def _half_open(self, hold):
+        self.writer.transport.pause_reading()
+        try:
+            await hold.wait()
+        finally:
+            self.state.faults.holds.discard(hold)
+            self.hold = None
+            self.last_rx = time.monotonic()  # the silence was the emulator's, not the client's
+            if not self.writer.transport.is_closing():
+                self.writer.transport.resume_reading()
+
+    async def _hold_over(self):
+        try:
+            await asyncio.shield(self._held)
+        except asyncio.CancelledError:
+            if not self._held.cancelled():  # we are cancelled, not the spell
+                raise
+
     async def _write_loop(self):
         w = self.writer
         while True:
             data = await self.queue.get()
             if data is None:
                 break
+            if self.hold is not None:
+                await self._hold_over()
             delay = self.stall_until() - time.time()
             if delay > 0:
                 await asyncio.sleep(delay)
@@ -172,6 +220,8 @@ class MqttConnection:
 
     async def _finish(self, graceful):
         self.closed = True
+        if self._held is not None:
+            self._held.cancel()
         if graceful:
             self.queue.put_nowait(None)
             try:
@@ -190,6 +240,9 @@ class MqttConnection:
             self.writer.transport.abort()
         except Exception:
             pass
+        relay = getattr(self.writer, "relay", None)
+        if relay is not None and relay.cut_reason:  # the cut, not what the server saw of it
+            self.reason = relay.cut_reason
         self.log("{}: closed ({})".format(self.name(), self.reason))
         try:
             self.on_closed(self.reason)

@@ -12,10 +12,10 @@ import time
 import uuid
 
 from . import sas
+from .limits import Limits
 
 TELEMETRY_KEEP = 5000  # messages kept per device
 EVENTS_KEEP = 20000  # events kept in the log
-C2D_MAX_PENDING = 50  # IoT Hub limit per device
 
 
 def utc_iso(t=None):
@@ -208,6 +208,11 @@ class Faults:
         self.clear()
 
     def clear(self):
+        for hold in getattr(self, "holds", ()):
+            hold.release()
+        self.holds = set()  # live half_open spells (tcpfault.Hold), released by clear()
+        self.tcp_next = {}  # "hub"/"dps"/"dps_mqtt" -> a half_open or cut_after for its next
+        self.cut_device = {}  # device id -> cut_after for its next connections
         self.dps_status = None  # {"status", "count", "retry_after"}
         self.dps_assigning = 0  # extra "assigning" polls for the next registrations
         self.dps_assigning_count = 0  # how many registrations get them (0 = until cleared)
@@ -222,7 +227,28 @@ class Faults:
             "dps_malformed": self.dps_malformed,
             "refuse": self.refuse,
             "twin_status": self.twin_status,
+            "tcp_next": self.tcp_next,
+            "cut_device": self.cut_device,
+            "half_open": len(self.holds),
         }
+
+    @staticmethod
+    def _take(table, key):
+        spec = table.get(key)
+        if not spec:
+            return None
+        spec["count"] -= 1
+        if spec["count"] <= 0:
+            del table[key]
+        return dict(spec)
+
+    def take_tcp(self, target):
+        """The TCP-level fault armed for the next connection to this service, if any."""
+        return self._take(self.tcp_next, target)
+
+    def take_cut(self, device_id):
+        """The cut_after armed for this device's next connection, if any."""
+        return self._take(self.cut_device, device_id)
 
     def take_twin_status(self, device_id):
         """The status to answer this device's twin GET with, if a fault is armed; else None."""
@@ -246,8 +272,9 @@ class Faults:
 
 class State:
     def __init__(self, id_scope, hub_name, hub_aliases, group_id, group_key, retry_after,
-                 log=None):
+                 log=None, limits=None):
         self.id_scope = id_scope
+        self.limits = limits or Limits()
         self.hub_name = hub_name
         self.hub_aliases = {a.lower() for a in hub_aliases} | {hub_name.lower()}
         self.retry_after = retry_after

@@ -59,19 +59,44 @@ def parse_http(raw):
     return status, headers, body
 
 
+def read_response(sock):
+    """One HTTP answer framed by its Content-Length, from a connection that stays open."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        b = sock.recv(65536)
+        if not b:
+            raise EOFError("closed before the answer's head")
+        data += b
+    status, headers, body = parse_http(data)
+    n = int(headers["content-length"])
+    while len(body) < n:
+        b = sock.recv(65536)
+        if not b:
+            raise EOFError("closed inside the answer's body")
+        body += b
+    return status, headers, body
+
+
+def request_bytes(info, method, path, body=None, headers=None):
+    if body is None:
+        data = b""
+    else:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    h = {"Host": info["dps"], "Content-Type": "application/json",
+         "Content-Length": str(len(data))}
+    h.update(headers or {})
+    head = "{} {} HTTP/1.1\r\n".format(method, path)
+    head += "".join("{}: {}\r\n".format(k, v) for k, v in h.items() if v is not None)
+    return head.encode() + b"\r\n" + data
+
+
 def https(info, method, path, body=None, headers=None, raw=None, timeout=10.0):
     """One request to DPS over HTTPS. raw = exact bytes to send instead of a built request."""
     s = tls_connect(info["dps"], info["ca_pem"], timeout)
     try:
         if raw is None:
-            data = b"" if body is None else (body if isinstance(body, bytes) else
-                                              json.dumps(body).encode())
-            h = {"Host": info["dps"], "Content-Type": "application/json",
-                 "Content-Length": str(len(data)), "Connection": "close"}
-            h.update(headers or {})
-            head = "{} {} HTTP/1.1\r\n".format(method, path)
-            head += "".join("{}: {}\r\n".format(k, v) for k, v in h.items() if v is not None)
-            raw = head.encode() + b"\r\n" + data
+            raw = request_bytes(info, method, path, body, dict({"Connection": "close"},
+                                                               **(headers or {})))
         s.sendall(raw)
         return parse_http(read_all(s))
     finally:
