@@ -6,7 +6,8 @@ so each case is reported on its own, and `run(name, case, env)` runs it in a fre
 `run` runs a case on one of two platforms:
   unix   the unix port as it is (1970 epoch, 64-bit ticks, an 80 KB C stack);
   esp32  the same port with an ESP32's clock, the stand-in in esp32time/ (2000 epoch, ticks
-         wrapping at 2**30 within 1.5 s of the start).
+         wrapping at 2**30 within 1.5 s of the start), and an ESP32 task's C stack: the case
+         runs in a thread whose stack check trips where a 16 KB task's does (ESP32_STACK).
 """
 
 import os
@@ -29,6 +30,13 @@ MICROPYPATH = ":".join([MP_DIR, ROOT, UMQTT_DIR, os.path.join(HERE, "mplib"), ".
 
 PLATFORMS = ("unix", "esp32")
 ESP32_TIME = os.path.join(HERE, "esp32time")
+# An ESP32 runs MicroPython in a 16 KB task and trips the stack check 1 KB before its end
+# (ports/esp32: MICROPY_TASK_STACK_SIZE, MICROPY_STACK_CHECK_MARGIN). A unix thread trips 8 KB
+# before the end of its stack (ports/unix/mpthreadport.c), and this 64-bit build's frames are
+# bigger: a plain Python recursion takes about 425 B a level here, 326 B on an ESP32
+# (micropython issue 4840: 153 levels in 49 KB). 15 KB * 425 / 326 + 8 KB = 28 KB, about 47
+# levels, where a 16 KB thread would allow 17 (test_platform_selfcheck prints both).
+ESP32_STACK = int(os.environ.get("IOTC_ESP32_STACK") or 28 * 1024)
 
 
 def platform_env(name, case=""):
@@ -40,7 +48,8 @@ def platform_env(name, case=""):
         # same each run), so that across the cases the wrap lands in every phase of a
         # session; IOTC_TICKS_WRAP_MS sets one for all.
         lead = os.environ.get("IOTC_TICKS_WRAP_MS") or str(zlib.crc32(case.encode()) % 1500)
-        return {"MICROPYPATH": ESP32_TIME + ":" + MICROPYPATH, "IOTC_TICKS_WRAP_MS": lead}
+        return {"MICROPYPATH": ESP32_TIME + ":" + MICROPYPATH,
+                "IOTC_TEST_STACK": str(ESP32_STACK), "IOTC_TICKS_WRAP_MS": lead}
     raise ValueError("no platform " + repr(name))
 
 

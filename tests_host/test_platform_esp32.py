@@ -1,5 +1,5 @@
 # The "esp32" test platform (harness.py) checked against the host: the library really gets the
-# ESP32 clock stand-in (tests_host/esp32time).
+# ESP32 clock stand-in (tests_host/esp32time), and its cases really run on a board-sized stack.
 import json
 import time
 
@@ -62,3 +62,12 @@ def test_ticks_start_just_before_the_wrap(monkeypatch):
     got = results("test_platform_selfcheck", "test_clock_seen_by_the_library", "esp32",
                   env={"IOTC_TICKS_WRAP_MS": ""})
     assert 2**30 - 3000 <= got["ticks_ms"] < 2**30, got
+
+
+def test_recursion_limit_is_a_boards():
+    main = results("test_platform_selfcheck", "test_recursion_limits", "unix")
+    board = results("test_platform_selfcheck", "test_recursion_limits", "esp32")
+    print("recursion depth, unix main thread:", main, "esp32 platform:", board)
+    # The stack check trips in the thread, far below the main thread's 80 KB.
+    assert 0 < board["calls"] < main["calls"] / 3, (main, board)
+    assert 0 < board["json"] < main["json"] / 3, (main, board)

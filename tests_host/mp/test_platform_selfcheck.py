@@ -102,3 +102,35 @@ def test_sleeps_pass_through():
     time.sleep_us(20000)
     if time.ticks_diff(time.ticks_ms(), t0) < 60:
         raise AssertionError("slept {} ms".format(time.ticks_diff(time.ticks_ms(), t0)))
+
+
+def _depth(f):
+    # How deep f can go before the stack check stops it with RuntimeError.
+    reached = [0]
+    try:
+        f(reached, 0)
+    except RuntimeError as e:
+        if "recursion" not in str(e):
+            raise
+        return reached[0]
+    raise AssertionError("no RuntimeError")
+
+
+def _calls(reached, n):
+    reached[0] = n
+    _calls(reached, n + 1)
+
+
+def _json(reached, n):
+    # json.dumps of lists nested n deep, deeper and deeper: C recursion, not Python calls.
+    while True:
+        doc = 0
+        for _ in range(n):
+            doc = [doc]
+        json.dumps(doc)
+        reached[0] = n
+        n += 8
+
+
+def test_recursion_limits():
+    show(calls=_depth(_calls), json=_depth(_json))
