@@ -3,7 +3,8 @@
 Each case is a function `test_*` in the script; `cases(name)` lists them for pytest's parametrize,
 so each case is reported on its own, and `run(name, case, env)` runs it in a fresh interpreter.
 
-`run` runs a case on one of two platforms:
+`run` runs a case on one of two platforms (conftest.py reports each library case once per
+platform, as `[unix-...]` and `[esp32-...]`):
   unix   the unix port as it is (1970 epoch, 64-bit ticks, an 80 KB C stack);
   esp32  the same port with an ESP32's clock, the stand-in in esp32time/ (2000 epoch, ticks
          wrapping at 2**30 within 1.5 s of the start), and an ESP32 task's C stack: the case
@@ -34,9 +35,13 @@ ESP32_TIME = os.path.join(HERE, "esp32time")
 # (ports/esp32: MICROPY_TASK_STACK_SIZE, MICROPY_STACK_CHECK_MARGIN). A unix thread trips 8 KB
 # before the end of its stack (ports/unix/mpthreadport.c), and this 64-bit build's frames are
 # bigger: a plain Python recursion takes about 425 B a level here, 326 B on an ESP32
-# (micropython issue 4840: 153 levels in 49 KB). 15 KB * 425 / 326 + 8 KB = 28 KB, about 47
-# levels, where a 16 KB thread would allow 17 (test_platform_selfcheck prints both).
+# (micropython issue 4840: 153 levels in 49 KB). 15 KB * 425 / 326 + 8 KB = 28 KB; a 16 KB
+# thread would check only 8 KB, a third of a board's depth (test_platform_esp32 prints it).
 ESP32_STACK = int(os.environ.get("IOTC_ESP32_STACK") or 28 * 1024)
+# The platform `run` uses when none is given: set for each test by conftest.py's fixture.
+current = "unix"
+used = set()  # the platforms run() has run a case on, for conftest.py's check
+wraps = []  # for each case run on esp32: whether its ticks wrapped (conftest.py's summary)
 
 
 def platform_env(name, case=""):
@@ -72,12 +77,16 @@ def run_script(args, env=None, heapsize=None, timeout=120, path=MICROPYPATH, cwd
     )
 
 
-def run(name, case, env=None, heapsize=None, timeout=120, platform="unix"):
+def run(name, case, env=None, heapsize=None, timeout=120, platform=None):
     """Run one case; fail the pytest test with the interpreter's output if it did not pass."""
+    platform = platform or current
     full_env = platform_env(platform, case)
     full_env.update(env or {})
+    used.add(platform)
     p = run_script(["runner.py", name, case], env=full_env, heapsize=heapsize, timeout=timeout)
     out = p.stdout + p.stderr
+    if platform == "esp32":
+        wraps.append("ticks wrapped" in p.stdout)
     last = p.stdout.strip().splitlines()[-1:] or [""]
     if p.returncode != 0 or last[0] != "PASS " + case:
         raise AssertionError("micropython {} {} failed on {} (exit {}):\n{}".format(
