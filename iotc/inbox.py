@@ -81,12 +81,14 @@ def _twin_answer(client, status, rid, payload):
     if status < 300:
         client._emit(5, "property", rid)  # IoTCEvents.MESSAGE_SENT
     elif status == 429 or status >= 500:
-        # Throttled, or hub trouble: a new session in 30 s sends it again, in order with the
-        # others still unanswered (sooner than the token's renewal, which it then is).
+        # Throttled, or hub trouble: a new session sends it again in 30 s (0.3 x RETRY_MAX_MS),
+        # in order with the others still unanswered (sooner than the token's renewal, which it
+        # then is).
         client._reported[rid] = patch
-        soon = time.ticks_add(time.ticks_ms(), 30000)
+        wait = client.RETRY_MAX_MS * 3 // 10
+        soon = time.ticks_add(time.ticks_ms(), wait)
         if time.ticks_diff(client._due, soon) > 0:
             client._due = soon
-        client._log("reported property answered {}; resending in 30 s", status)
+        client._log("reported property answered {}; resending in {} ms", status, wait)
     else:
         client._log("reported property refused: {}", status)

@@ -278,6 +278,29 @@ def test_twin_property_size(emu):
         c.close()
 
 
+def test_twin_depth(emu):
+    """Ten levels at most (the section is one), refused whatever the depth: never a crash."""
+    dev, key, c = connected(emu, "$iothub/twin/res/#")
+    try:
+        nine = {"a": 1}
+        for _ in range(8):
+            nine = {"n": nine}
+        assert reported(c, 1, {"p": nine})[0] == 204  # section + p + 8 + {"a"} = 10
+        assert reported(c, 2, {"p": [nine]})[0] == 400  # an array is a level too
+        deep = json.loads("[" * 900 + "]" * 900)
+        status, body = reported(c, 3, {"p": deep})
+        assert status == 400 and "deeper than 10" in json.loads(body)["message"]
+        status, body = service_error(emu.app.set_desired, dev, {"p": deep})
+        assert status == 400 and body["errorCode"] == 400004
+        c.publish("$iothub/twin/PATCH/properties/reported/?$rid=4",
+                  '{"p": ' + "[" * 5000 + "]" * 5000 + "}")  # beyond what a parser takes
+        topic, payload, *_ = c.message("$iothub/twin/res/")
+        assert topic.startswith("$iothub/twin/res/400/")
+    finally:
+        c.close()
+    assert emu.app.state()["internal_errors"] == 0
+
+
 def test_twin_updates_per_second(emu):
     emu.app.set_limits(twin_updates_per_s=3)
     dev, key, c = connected(emu, "$iothub/twin/res/#")

@@ -40,7 +40,7 @@ class Request:
             return None
         try:
             return json.loads(self.body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # too deep to parse: refused
             raise HttpError(400, "body is not JSON") from None
 
 

@@ -13,7 +13,7 @@ from . import mqttcodec as m
 from .errors import ServiceError
 from .hubconn import HubConnection
 from .hubtopics import TWIN_DESIRED, c2d_filter, parse_bag
-from .limits import Shaper, Window, largest_property, message_size, section_size
+from .limits import Shaper, Window, depth, largest_property, message_size, section_size
 from .methods import Methods
 from .state import TELEMETRY_KEEP, merge_patch
 
@@ -57,6 +57,9 @@ class Hub:
         """Why IoT Hub would refuse this update of a twin section (desired or reported) ->
         (error code, message), or None: it is applied and counts against the update rate."""
         lim = self.state.limits
+        if depth(patch) > lim.twin_max_depth:  # checked first: deepcopy recurses
+            return ARGUMENT_INVALID, "{} properties nest deeper than {} levels".format(
+                name, lim.twin_max_depth)
         merged = copy.deepcopy(section)
         merge_patch(merged, patch)
         size = section_size(merged)

@@ -237,7 +237,7 @@ class HubConnection(MqttConnection):
             patch = json.loads(payload)
             if not isinstance(patch, dict):
                 raise ValueError
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # too deep to parse: refused
             self.reply("$iothub/twin/res/400/?$rid=" + rid_q, b"")
             self.state.events.add("reported_rejected", device=dev.id, status=400,
                                   body=payload[:200].decode("utf-8", "replace"))

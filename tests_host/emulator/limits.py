@@ -24,6 +24,7 @@ DEFAULTS = {
     "twin_updates_per_s": 100,  # reported patches and desired updates, per hub
     "twin_section_max_bytes": 32 * 1024,  # desired, reported: each, as IoT Hub measures it
     "twin_property_max_bytes": 4 * 1024,  # one property (a component's: each of its own)
+    "twin_max_depth": 10,  # objects and arrays nested in desired or reported, the section one
     "method_max_bytes": 128 * 1024,  # direct method request and response payloads
     "c2d_max_bytes": 64 * 1024,
     "c2d_max_pending": 50,  # per device
@@ -151,6 +152,19 @@ def value_size(v):
 def section_size(doc):
     """Size of a desired or reported section: keys and values, `$` (read-only) ones left out."""
     return sum(_text_size(k) + value_size(v) for k, v in doc.items() if not k.startswith("$"))
+
+
+def depth(doc):
+    """How deeply objects and arrays nest in doc (a section is 1), counted without recursion:
+    a patch nested thousands deep is refused, not a crash of the emulator."""
+    deepest = 0
+    todo = [(doc, 1)]
+    while todo:
+        v, d = todo.pop()
+        if isinstance(v, (dict, list)):
+            deepest = max(deepest, d)
+            todo.extend((x, d + 1) for x in (v.values() if isinstance(v, dict) else v))
+    return deepest
 
 
 def largest_property(doc):

@@ -12,7 +12,8 @@ def _addr():
 
 
 def call(method, path, body=None):
-    data = b"" if body is None else json.dumps(body).encode()
+    # body: made JSON here, or bytes sent as they are (JSON made by the caller)
+    data = b"" if body is None else body if isinstance(body, bytes) else json.dumps(body).encode()
     s = socket.socket()
     try:
         s.connect(_addr())

@@ -247,34 +247,39 @@ def _on_board_stack(fn):
         raise out[0]
 
 
-def test_deep_desired_value_does_not_poison_reconnects():
-    # A legal desired value nested 800 deep parses, but its acknowledgement cannot be
-    # serialised on a board's stack: it is dropped with a logged reason, and later
-    # reconnects complete.
-    # Set before the connect (the catch-up hands it over): serialising it for the control API
-    # inside the board-sized thread would fail first.
+def test_value_too_deep_to_send_does_not_poison_reconnects():
+    # A command's legal payload nested 800 deep parses, but on a board's stack it cannot be made
+    # JSON again: reporting it fails at send_property() (nothing kept), answering it fails too
+    # (the command is answered 500), and later reconnects complete. (A twin cannot carry it:
+    # IoT Hub refuses twins nested deeper than 10.)
     c = client("az-deep")
-    c.connect()
+    c.connect()  # registered, so the command can be sent before the board-stack part
     c.disconnect()
-    deep = json.loads("[" * 800 + "]" * 800)
-    eq(emuctl.call("POST", "/devices/az-deep/desired", {"deep": deep})[0], 200)
 
     def body():
         c = client("az-deep")
         c.RETRY_MS = 20
-        got = []
-        c.on(IoTCEvents.PROPERTIES, lambda n, v, comp: got.append(n) or v)
+        seen = []
+
+        def on_cmd(command, ack):
+            try:
+                c.send_property({"echo": command.value})
+            except RuntimeError:
+                seen.append("refused")
+            ack(command, command.value)
+
+        c.on(IoTCEvents.COMMANDS, on_cmd)
         c.connect()
-        if got != ["deep"]:
-            raise AssertionError(c.logger.text())
+        raw = b"[" * 800 + b"]" * 800  # sent as it is: made JSON here, it would fail first
+        cid = emuctl.call("POST", "/devices/az-deep/methods/echo?wait=0&timeout=10", raw)[1]["id"]
+        res = []
+        wait(lambda: res.append(emuctl.call("GET", "/methods/" + cid)[1]) or res[-1].get("done"),
+             c, what="the answer")
+        eq((res[-1]["status"], seen, c._reported), (500, ["refused"], {}))
         for _ in range(2):
             _fault(kind="drop", device="az-deep")
             wait(lambda: not c.is_connected(), c, what="the drop")
             wait(c.is_connected, c, timeout_ms=10000, what="the reconnect")
-        log = c.logger.text()
-        if "deep: acknowledgement not sent" not in log:
-            raise AssertionError(log)
-        eq(c._reported, {})
         c.disconnect()
 
     _on_board_stack(body)
@@ -302,6 +307,26 @@ def test_reported_properties_bounded_while_offline():
     c.connect()
     wait(lambda: not c._reported, c, what="the 32 sent")
     eq(device("az-repq")["twin"]["reported"]["n"], 31)
+    c.disconnect()
+
+
+def test_throttled_reported_patch_is_sent_again_without_waiting_for_a_drop():
+    # The hub answers a reported patch 429 (twin updates throttled): the client sends it again
+    # by a new session 0.3 x RETRY_MAX_MS later (30 s by default), in order with the rest.
+    c = client("az-429")
+    c.RETRY_MAX_MS = 2000
+    c.connect()
+    eq(emuctl.call("POST", "/limits", {"twin_updates_per_s": 1})[0], 200)
+    try:
+        for i in range(4):
+            c.send_property({"level": i})
+        wait(lambda: "answered 429" in c.logger.text(), c, what="a 429")
+    finally:
+        eq(emuctl.call("POST", "/limits", {"twin_updates_per_s": 100})[0], 200)
+    wait(lambda: not c._reported, c, timeout_ms=15000, what="every patch answered 204")
+    eq(device("az-429")["twin"]["reported"]["level"], 3)
+    if device("az-429")["connects"] < 2:
+        raise AssertionError("no new session")
     c.disconnect()
 
 
