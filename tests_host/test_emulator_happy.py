@@ -267,3 +267,13 @@ def test_events_long_poll(emulator):
     tc.provision(emulator.info, dev)
     ev = app.wait_event(lambda e: e["type"] == "dps_assigned" and e["device"] == dev, since=last)
     assert ev and ev["hub"] == emulator.info["hub_name"]
+
+
+def test_events_of_one_device(emulator):
+    app = emulator.app
+    a, b = new_id(), new_id()
+    tc.provision(emulator.info, a)
+    tc.provision(emulator.info, b)
+    res = app.get("/events?since=0&device=" + a)
+    assert res["events"] and {e["device"] for e in res["events"]} == {a}
+    assert res["last"] >= max(e["seq"] for e in res["events"])

@@ -11,7 +11,7 @@
         504 timeout, 502 an answer that is not JSON, 400/413 too large); wait=0 -> 202 {"id"}
   POST /devices/{id}/c2d              {"body": str, "properties": {..}} -> {"id"}
   POST /devices/{id}/drop             close the device's connection now
-  GET  /events?since=N&wait=S         long poll -> {"events": [..], "last": N}
+  GET  /events?since=N&wait=S         long poll -> {"events": [..], "last": N}  (&device=ID: its only)
   GET  /enrollments; POST /enrollments {"kind": "group", "id", "key"} |
        {"kind": "individual", "registration_id", "key"}; DELETE /enrollments/{kind}/{id}
   POST /faults {"kind": .., ..}; POST /faults/clear; GET /faults
@@ -88,6 +88,9 @@ class Control:
             since = int(number(req.query.get("since"), "since", 0, 0, 1e12))
             wait = number(req.query.get("wait"), "wait", 0.0, 0, 600)
             evs = await st.events.wait(since, wait)
+            dev = req.query.get("device")
+            if dev:  # one device's only: a small answer for a device-sized client
+                evs = [e for e in evs if e.get("device") == dev]
             return 200, {"events": evs, "last": st.events.seq}
         if p == ["devices"] and meth == "GET":
             return 200, [d.public() for d in st.devices.values()]

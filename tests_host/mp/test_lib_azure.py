@@ -15,12 +15,12 @@ def _fault(**kw):
 
 
 def _registers(dev, kind="dps_register"):
-    status, doc = emuctl.call("GET", "/events?since=0")
+    status, doc = emuctl.call("GET", "/events?since=0&device=" + dev)
     return sum(1 for e in doc["events"] if e.get("type") == kind and e.get("device") == dev)
 
 
 def _dps_refusals(dev):
-    status, doc = emuctl.call("GET", "/events?since=0")
+    status, doc = emuctl.call("GET", "/events?since=0&device=" + dev)
     return sum(1 for e in doc["events"] if e.get("type") == "fault" and
                e.get("kind") == "dps_status" and e.get("device") == dev)
 

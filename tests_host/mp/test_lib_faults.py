@@ -243,6 +243,6 @@ def test_token_is_renewed_before_expiry_without_loss():
 
 
 def _registers(dev):
-    status, doc = emuctl.call("GET", "/events?since=0")
+    status, doc = emuctl.call("GET", "/events?since=0&device=" + dev)
     return sum(1 for e in doc["events"] if e.get("type") == "dps_register" and
                e.get("device") == dev)

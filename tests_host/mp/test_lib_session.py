@@ -17,7 +17,7 @@ def _connected(name, **kw):
 def test_connect_again_while_connected_ends_the_first_session():
     c = _connected("sess-again")
     c.connect()
-    _, doc = emuctl.call("GET", "/events?since=0")
+    _, doc = emuctl.call("GET", "/events?since=0&device=sess-again")
     gone = [e.get("reason") for e in doc["events"]
             if e["type"] == "disconnected" and e.get("device") == "sess-again"]
     # Closed by the device, not replaced by the hub (ConnectionForcefullyClosedOnNewConnection).
