@@ -148,13 +148,13 @@ def test_order_is_kept_across_a_reconnect():
 
 
 def test_qos1_resends_keep_their_order_after_a_dead_link():
-    # Ten QoS 1 messages go out, the hub goes silent (no PUBACK comes), the link is found dead
+    # Ten QoS 1 messages go out, the link goes half-open (no PUBACK comes), the link is found dead
     # and the ten are published again: the first receipt of each is in the order sent.
     c = client("az-resend", qos=1, keepalive=1)
     c.RETRY_MS = 20
     c.connect()
     c._id = 65530
-    _fault(kind="stall", device="az-resend", seconds=4)
+    _fault(kind="half_open", device="az-resend", seconds=4)
     for i in range(10):
         c.send_telemetry({"seq": i})
     wait(lambda: device("az-resend")["connects"] >= 2 and c.is_connected() and not c._inflight,

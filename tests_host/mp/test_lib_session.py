@@ -106,15 +106,15 @@ def test_qos1_unacknowledged_is_not_published_again_on_a_live_link():
 
 
 def test_silent_link_is_found_dead_within_one_and_a_half_keepalives():
-    # Nothing comes back from the hub (it holds everything it sends for 8 s): with keepalive
-    # 2 s the client pings, hears nothing, and calls the link dead within 3 s of the last
-    # packet it read; it reconnects and publishes the unacknowledged message again.
+    # The link goes half-open (the hub neither reads nor sends for 8 s, the TCP connection
+    # stays): with keepalive 2 s the client pings, hears nothing, and calls the link dead
+    # within 3 s of the last packet it read; it reconnects and publishes the message again.
     import time
 
     c = _connected("sess-halfopen", qos=1, keepalive=2)
     lost = []
     c.on(IoTCEvents.CONNECTION, lambda up, why: lost.append(time.ticks_ms()) if not up else None)
-    emuctl.call("POST", "/faults", {"kind": "stall", "device": "sess-halfopen", "seconds": 8})
+    emuctl.call("POST", "/faults", {"kind": "half_open", "device": "sess-halfopen", "seconds": 8})
     t0 = time.ticks_ms()
     c.send_telemetry({"seq": 1})
     wait(lambda: lost, c, timeout_ms=6000, what="the dead link noticed")
