@@ -148,7 +148,7 @@ def test_order_is_kept_across_a_reconnect():
 
 
 def test_qos1_resends_keep_their_order_after_a_dead_link():
-    # Ten QoS 1 messages go out, the link goes half-open (no PUBACK comes), the link is found dead
+    # Ten QoS 1 messages go out, the link goes half-open (no PUBACK comes), it is found dead
     # and the ten are published again: the first receipt of each is in the order sent.
     c = client("az-resend", qos=1, keepalive=1)
     c.RETRY_MS = 20
