@@ -162,3 +162,11 @@ MEM_ARGS ?=
 mem: deps
 	$(PY) -m bench --only ours --figures import,heap --no-chart --out build/mem
 	$(PY) -m tests_host.memscenario $(MEM_ARGS)
+
+# The long soak runs (tests_host/test_soak.py): 2,000 QoS 1 messages through at least 50 faults
+# of the seeded fault proxy, and the token-renewal soak (about 10 minutes in all). `make test`
+# runs the short soak only. SOAK_SEED=S replays the proxy's seed S.
+SOAK_SEED ?=
+.PHONY: soak
+soak: deps
+	IOTC_SOAK=long IOTC_SOAK_SEED=$(SOAK_SEED) $(PY) -m pytest -m soak tests_host/test_soak.py

@@ -68,7 +68,26 @@ def platform(request):
         pytest.fail("reported for {} but ran no MicroPython case on it".format(name))
 
 
-def pytest_terminal_summary(terminalreporter):
+_SOAK_LINES = pytest.StashKey()
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "soak: long runs of the library (tests_host/test_soak.py; "
+                            "IOTC_SOAK=long for the long ones)")
+
+
+@pytest.fixture
+def soak_report(request):
+    """soak_report(line): one line of figures, printed at the end of the run ("soak figures")."""
+    return request.config.stash.setdefault(_SOAK_LINES, []).append
+
+
+def pytest_terminal_summary(terminalreporter, config):
     if harness.wraps:
         terminalreporter.write_line("esp32 platform: {} of {} cases crossed a ticks wrap".format(
             sum(harness.wraps), len(harness.wraps)))
+    lines = config.stash.get(_SOAK_LINES, [])
+    if lines:
+        terminalreporter.section("soak figures")
+        for line in lines:
+            terminalreporter.write_line(line)
