@@ -10,10 +10,12 @@ from micropython import const
 
 from iotc import IoTCError, _forget, _phase
 
-_MAX_INFLIGHT = const(16)
+# QoS 1 messages unacknowledged at once: a fault can cost at most this many duplicates (IoT
+# Central counts and bills them), and 2 keep up with its 10 messages/s a device at 200 ms RTT.
+_MAX_INFLIGHT = const(2)
 _MAX_QUEUED = const(32)  # messages kept while offline, and reported patches unanswered
 _DRAIN = const(8)  # packets handled per listen() call
-_WINDOW_MS = const(10000)  # 16 QoS 1 messages unacknowledged this long: the link is dead
+_WINDOW_MS = const(10000)  # nothing read this long with the window full: the link is dead
 _ETIMEDOUT = const(110)  # a number, not a text: a text would stay in RAM with this module
 
 
@@ -154,10 +156,12 @@ class IoTCClient:
             if link is None:
                 raise OSError("offline")
             if qos:
-                t0 = time.ticks_ms()
+                # The window is full: wait for a PUBACK, while the link lives (nothing read for
+                # 10 s, or for 1.5x keepalive as listen() has it: dead).
+                limit = min(_WINDOW_MS, self.keepalive * 1500)
                 while len(self._inflight) >= _MAX_INFLIGHT:
                     if not self._handle(link.poll()):
-                        if time.ticks_diff(time.ticks_ms(), t0) > _WINDOW_MS:
+                        if time.ticks_diff(time.ticks_ms(), link.last_rx) > limit:
                             raise OSError(_ETIMEDOUT)
                         time.sleep_ms(1)
                 pid = self._id = self._id % 65535 + 1  # packet ids (and $rid): 1..65535
