@@ -6,7 +6,7 @@
 import gc
 import socket
 
-from iotc import IoTCError, _forget
+from iotc import _forget
 
 
 def run(client, fresh):
@@ -42,9 +42,10 @@ def open_tls(client, host, port):
         from iotc.tls import wrap  # firmware without SSLContext
 
         return wrap(s, host, trust)
-    except ValueError as e:  # what mbedTLS raises when the certificate does not verify
+    except BaseException as e:
         s.close()
-        raise IoTCError("TLS: the certificate of {} is not trusted ({})".format(host, e))
-    except BaseException:
-        s.close()
+        if isinstance(e, ValueError) or isinstance(e, OSError) and e.args[0] == -9984:
+            from iotc.tls import untrusted  # the certificate did not verify
+
+            raise untrusted(host, e)
         raise

@@ -40,9 +40,10 @@ def _cannot_verify(reason):
 
 
 def context(cas):
-    # An SSLContext (firmware 1.21+) trusting cas, or None where the firmware has none. From
-    # 1.23 the C module is `tls` and `ssl` a Python wrapper around it: the context is made
-    # from `tls` itself, so the wrapper module and its objects never take heap.
+    # An SSLContext trusting cas, or None where the firmware has none (1.20) or cannot load
+    # CAs into it (1.21, whose legacy ssl.wrap_socket(cadata=) can verify). From 1.23 the C
+    # module is `tls` and `ssl` a Python wrapper around it: the context is made from `tls`
+    # itself, so the wrapper module and its objects never take heap.
     try:
         import tls
 
@@ -51,7 +52,8 @@ def context(cas):
         import ssl as tls  # 1.21-1.22: the C module is `ssl`, taking cadata= by keyword
 
         positional = False
-    if not hasattr(tls, "SSLContext"):
+    if not hasattr(tls, "SSLContext") or (
+            cas is not None and not hasattr(tls.SSLContext, "load_verify_locations")):
         return None
     ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
     if cas is None:
@@ -67,6 +69,27 @@ def context(cas):
     except (ValueError, OSError, NotImplementedError, AttributeError) as e:
         raise _cannot_verify(e)
     return ctx
+
+
+def untrusted(host, e):
+    # The server's certificate did not verify: mbedTLS raises ValueError from firmware 1.22,
+    # OSError(-9984) (MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) before.
+    e = str((e.args or (e,))[-1]).strip()  # OSError(code, text): the text
+    why = "TLS: the certificate of {} is not trusted ({})".format(host, e)
+    if host.replace(".", "").isdigit() and _old_mbedtls():
+        why += ("; this firmware's mbedTLS (before 3.5) cannot match a certificate to an IP "
+                "address: dial the server by a host name")
+    return IoTCError(why)
+
+
+def _old_mbedtls():
+    # mbedTLS matches IP addresses in certificates from 3.5 (firmware 1.23 on the unix port;
+    # on an ESP32 the ESP-IDF's mbedTLS). Firmware without MBEDTLS_VERSION (1.21 and older)
+    # has an older one.
+    import ssl
+
+    v = getattr(ssl, "MBEDTLS_VERSION", "0.0").split()[-1].split(".")
+    return (int(v[0]), int(v[1])) < (3, 5)
 
 
 def params(host, data):

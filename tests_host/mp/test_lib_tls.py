@@ -1,6 +1,8 @@
 # TLS trust settings. The ESP8266's axTLS cannot be reached here, so its `ssl` module is
 # replaced by a stand-in with the same surface (named as such below); the library must refuse
-# with a clear error rather than connect unverified.
+# with a clear error rather than connect unverified. Older firmware generations run for real
+# in `make fwcheck`; the stand-ins below pin down what each needs under any firmware.
+import os
 import sys
 
 from iotc import IoTCError
@@ -28,6 +30,28 @@ class AxtlsContextStandIn:
 
         def load_verify_locations(self, cadata=None):
             raise NotImplementedError
+
+
+class ContextWithoutCAsStandIn:
+    # Stand-in for firmware 1.21's `ssl` (mbedTLS): an SSLContext that takes no CA, beside the
+    # legacy wrap_socket(), which does (cadata=).
+    CERT_NONE = 0
+    CERT_REQUIRED = 2
+    PROTOCOL_TLS_CLIENT = 0
+
+    class SSLContext:
+        def __init__(self, protocol):
+            pass
+
+        def wrap_socket(self, sock, server_hostname=None):
+            raise AssertionError("must not be reached")
+
+
+class MbedtlsVersionStandIn:
+    # Stand-in for an `ssl` that names its mbedTLS (firmware 1.22 and later).
+    def __init__(self, version):
+        if version:
+            self.MBEDTLS_VERSION = version
 
 
 def _refuses(fn):
@@ -89,3 +113,65 @@ def test_azure_roots_are_the_default_anchors():
     got = binascii.hexlify(hashlib.sha256(cas[0]).digest()).decode().upper()
     if got != "CB3CCBB76031E5E0138F8DD39A23F9DE47FFC35E43C1144CEA27D46A5AB1CB5F":
         raise AssertionError(got)
+
+
+def test_firmware_whose_context_takes_no_ca_verifies_with_the_legacy_wrap():
+    from iotc import tls
+
+    def check():
+        if tls.context([b"der"]) is not None:
+            raise AssertionError("expected the legacy wrap, which can verify")
+        if tls.context(None) is None:  # verify=False: the context serves
+            raise AssertionError("expected a context")
+        eq = tls.params("hub", b"der")
+        if eq != {"server_hostname": "hub", "cert_reqs": 2, "cadata": b"der"}:
+            raise AssertionError(eq)
+
+    _with_ssl(ContextWithoutCAsStandIn, check)
+
+
+def test_untrusted_names_the_cause_when_an_ip_address_meets_an_old_mbedtls():
+    from iotc import tls
+
+    def message(version, host, e):
+        out = []
+        _with_ssl(MbedtlsVersionStandIn(version), lambda: out.append(str(tls.untrusted(host, e))))
+        return out[0]
+
+    # Before 1.22 a certificate that does not verify is an OSError, and only its text is shown.
+    e = OSError(-9984, "MBEDTLS_ERR_X509_CERT_VERIFY_FAILED")
+    m = message("mbed TLS 2.28.3", "192.168.1.20", e)
+    if not m.startswith("TLS: the certificate of 192.168.1.20 is not trusted "
+                        "(MBEDTLS_ERR_X509_CERT_VERIFY_FAILED); ") or "host name" not in m:
+        raise AssertionError(m)
+    for version, host in (("mbed TLS 2.28.3", "mypc.local"), ("Mbed TLS 3.5.1", "192.168.1.20"),
+                          ("Mbed TLS 3.6.6", "192.168.1.20")):
+        m = message(version, host, ValueError("\nnot signed by a trusted CA\n"))
+        if m != "TLS: the certificate of {} is not trusted (not signed by a trusted CA)".format(
+                host):
+            raise AssertionError(m)
+    if "IP address" not in message(None, "10.0.0.2", e):  # no MBEDTLS_VERSION: 1.21 or older
+        raise AssertionError("firmware without MBEDTLS_VERSION has an mbedTLS before 3.5")
+
+
+def test_dialling_the_emulator_by_its_ip_address():
+    # Its certificate names its address (the fixture binds it to 127.0.0.1): this firmware's
+    # mbedTLS either matches it, or cannot (before 3.5) and the refusal says why.
+    from iotc import IoTCError, tls
+    from iotc.session import open_tls
+
+    class Client:
+        _tls = None
+
+    cas = tls.anchors(os.getenv("IOTC_EMU_CA"), True)
+    c = Client()
+    c._tls = tls.context(cas) or cas
+    port = int(os.getenv("IOTC_EMU_DPS").rsplit(":", 1)[1])
+    try:
+        open_tls(c, "127.0.0.1", port).close()
+    except IoTCError as e:
+        if not tls._old_mbedtls() or "IP address" not in str(e):
+            raise
+        return
+    if tls._old_mbedtls():
+        raise AssertionError("an mbedTLS before 3.5 matched an IP address")
