@@ -39,9 +39,12 @@ def open_tls(client, host, port):
         trust = client._tls
         if hasattr(trust, "wrap_socket"):
             return trust.wrap_socket(s, server_hostname=host)
-        from iotc.tls import wrap  # firmware without SSLContext
+        import ssl  # firmware 1.20, 1.21: the legacy wrap, trust = [a socket, its arguments]
 
-        return wrap(s, host, trust)
+        trust[0] = None
+        gc.collect()  # the last socket's block (or iotc.tls's spare) is free, for this one
+        trust[0] = ssl.wrap_socket(s, server_hostname=host, **trust[1])
+        return trust[0]
     except BaseException as e:
         s.close()
         if isinstance(e, ValueError) or isinstance(e, OSError) and e.args[0] == -9984:

@@ -1,15 +1,31 @@
 # iotc tls: whom to trust. Made once per client into an SSLContext that DPS and every hub
-# (re)connect share; firmware without SSLContext keeps the CA list for the legacy
-# ssl.wrap_socket() instead. Loaded to make it (and by such firmware to wrap); freed after.
+# (re)connect share; firmware without one that can verify (1.20, 1.21) keeps the arguments of
+# the legacy ssl.wrap_socket() instead (iotc.session wraps). Loaded to make it, and to say why
+# a certificate is refused; freed after.
 # MIT license; Copyright (c) 2026 the iotc authors
 
 from iotc import IoTCError
 
 
 def run(client):
-    # The trust phase of the first connect: client._tls is an SSLContext, else the anchors.
+    # The trust phase of the first connect: client._tls is an SSLContext, else [a TLS socket,
+    # the legacy wrap's arguments] for iotc.session.open_tls.
     cas = anchors(client.ca_file, client.verify)
-    client._tls = context(cas) or cas
+    trust = context(cas)
+    if trust is None:
+        # The legacy ssl.wrap_socket() of mbedTLS firmware makes a whole TLS state for each
+        # socket, one block of about 3 KB, at every connect, when the heap is most cut up. A
+        # socket made now (not connected, closed) holds such a block for the first connection,
+        # and each connection's socket holds it for the next: the SSLContext's way.
+        import ssl
+
+        trust = [None, params(cas[0] if cas else None)]
+        if hasattr(ssl, "CERT_REQUIRED"):  # mbedTLS; axTLS (ESP8266) makes its sockets otherwise
+            from io import BytesIO
+
+            trust[0] = ssl.wrap_socket(BytesIO(), do_handshake=False)
+            trust[0].close()
+    client._tls = trust
 
 
 def anchors(ca_file, verify):
@@ -76,36 +92,27 @@ def untrusted(host, e):
     # OSError(-9984) (MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) before.
     e = str((e.args or (e,))[-1]).strip()  # OSError(code, text): the text
     why = "TLS: the certificate of {} is not trusted ({})".format(host, e)
-    if host.replace(".", "").isdigit() and _old_mbedtls():
+    # mbedTLS matches IP addresses in certificates from 3.5 (firmware 1.23 on the unix port;
+    # on an ESP32, the ESP-IDF's mbedTLS). Firmware without MBEDTLS_VERSION (1.21 and older)
+    # has an older one.
+    import ssl
+
+    v = getattr(ssl, "MBEDTLS_VERSION", "0.0").split()[-1].split(".")
+    if host.replace(".", "").isdigit() and (int(v[0]), int(v[1])) < (3, 5):
         why += ("; this firmware's mbedTLS (before 3.5) cannot match a certificate to an IP "
                 "address: dial the server by a host name")
     return IoTCError(why)
 
 
-def _old_mbedtls():
-    # mbedTLS matches IP addresses in certificates from 3.5 (firmware 1.23 on the unix port;
-    # on an ESP32 the ESP-IDF's mbedTLS). Firmware without MBEDTLS_VERSION (1.21 and older)
-    # has an older one.
-    import ssl
-
-    v = getattr(ssl, "MBEDTLS_VERSION", "0.0").split()[-1].split(".")
-    return (int(v[0]), int(v[1])) < (3, 5)
-
-
-def params(host, data):
-    # Keyword arguments for the legacy ssl.wrap_socket(), which takes one CA.
+def params(data):
+    # Keyword arguments for the legacy ssl.wrap_socket(), which takes one CA: the first anchor
+    # (DigiCert Global Root G2 by default, which every Azure endpoint chains to since 2024), or
+    # none with verify=False.
     if data is None:
-        return {"server_hostname": host}
+        return {}
     import ssl
 
-    if not hasattr(ssl, "CERT_REQUIRED"):  # firmware 1.20 on ESP8266: no verification at all
+    if not hasattr(ssl, "CERT_REQUIRED"):  # axTLS (ESP8266): no verification at all
         raise _cannot_verify("no CERT_REQUIRED")
-    return {"server_hostname": host, "cert_reqs": ssl.CERT_REQUIRED, "cadata": data}
+    return {"cert_reqs": ssl.CERT_REQUIRED, "cadata": data}
 
-
-def wrap(sock, host, cas):
-    # Firmware without SSLContext: the first anchor (DigiCert Global Root G2 by default, which
-    # every Azure endpoint chains to since 2024), or none with verify=False.
-    import ssl
-
-    return ssl.wrap_socket(sock, **params(host, cas[0] if cas else None))

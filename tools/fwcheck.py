@@ -99,16 +99,19 @@ def build(a, tree):
     return binary
 
 
-def run_tests(a, binary):
-    name = a.emulator_name
+def check_name(name):
     first = socket.getaddrinfo(name, 8443, 0, socket.SOCK_STREAM)[0][4][0]
     if first != "127.0.0.1":
         raise Stop("{} resolves first to {}, not 127.0.0.1, where the emulator listens: pass "
                    "--emulator-name with a name that does".format(name, first))
+
+
+def run_tests(a, binary):
+    name = a.emulator_name
     env = dict(os.environ, IOTC_TEST_MICROPYTHON=binary, IOTC_FWCHECK_NAME=name,
                PYTHONPATH=os.pathsep.join(filter(None, [os.path.join(ROOT, "tools"),
                                                         os.environ.get("PYTHONPATH")])))
-    cmd = [sys.executable, "-m", "pytest", "-p", "fwcheck", "-q", "-rf"] + a.pytest_args
+    cmd = [sys.executable, "-m", "pytest", "-p", "fwcheck", "-q", "-rf"] + a.extra
     print("fwcheck: tests with {} (emulator as {})".format(binary, name), flush=True)
     p = subprocess.run(cmd + [f for pat in TESTS for f in _glob(pat)], cwd=ROOT, env=env)
     print("fwcheck: {} with MicroPython {}: pytest exit {}".format(
@@ -122,9 +125,20 @@ def _glob(pattern):
     return sorted(os.path.relpath(f, ROOT) for f in glob.glob(os.path.join(ROOT, pattern)))
 
 
+def run_mem(a, binary):
+    # The memory scenario (make mem's second half) with this binary: smallest heaps.
+    os.environ.update(IOTC_TEST_MICROPYTHON=binary, IOTC_FWCHECK_NAME=a.emulator_name)
+    sys.path.insert(0, os.path.join(ROOT, "tests_host"))
+    pytest_configure(None)
+    import memscenario
+
+    memscenario.main(a.extra)
+    return 0
+
+
 def pytest_configure(config):
-    # As a pytest plugin (-p fwcheck): every emulator the tests start hands out, and its
-    # certificate names, IOTC_FWCHECK_NAME instead of its IP address.
+    # As a pytest plugin (-p fwcheck): every emulator the tests start hands out
+    # IOTC_FWCHECK_NAME (a name its certificate holds) instead of its IP address.
     name = os.environ.get("IOTC_FWCHECK_NAME")
     if not name:
         return
@@ -151,17 +165,23 @@ def main(argv=None):
     p.add_argument("--emulator-name", default="localhost",
                    help="the host name the emulator is reached by (must resolve to 127.0.0.1)")
     p.add_argument("--no-tests", action="store_true", help="build only")
-    p.add_argument("pytest_args", nargs="*", help="more pytest arguments (after --)")
+    p.add_argument("--mem", action="store_true",
+                   help="run the memory scenario (tests_host/memscenario.py) instead of the tests")
+    p.add_argument("extra", nargs="*",
+                   help="after --: more pytest arguments, or memscenario's with --mem")
     a = p.parse_args(argv)
     a.micropy_dir = os.path.abspath(os.path.expanduser(a.micropy_dir))
     for _, opt, _, _ in SUBMODULES:
         if getattr(a, opt):
             setattr(a, opt, os.path.abspath(os.path.expanduser(getattr(a, opt))))
-    tree = os.path.join(a.build, a.tag, "micropython")
+    tree = os.path.join(os.path.abspath(a.build), a.tag, "micropython")
     try:
         prepare(a, tree)
         binary = build(a, tree)
-        return 0 if a.no_tests else run_tests(a, binary)
+        if a.no_tests:
+            return 0
+        check_name(a.emulator_name)
+        return run_mem(a, binary) if a.mem else run_tests(a, binary)
     except Stop as e:
         print("fwcheck: " + str(e), file=sys.stderr)
         return 2
