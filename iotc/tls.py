@@ -8,24 +8,8 @@ from iotc import IoTCError
 
 
 def run(client):
-    # The trust phase of the first connect: client._tls is an SSLContext, else [a TLS socket,
-    # the legacy wrap's arguments] for iotc.session.open_tls.
-    cas = anchors(client.ca_file, client.verify)
-    trust = context(cas)
-    if trust is None:
-        # The legacy ssl.wrap_socket() of mbedTLS firmware makes a whole TLS state for each
-        # socket, one block of about 3 KB, at every connect, when the heap is most cut up. A
-        # socket made now (not connected, closed) holds such a block for the first connection,
-        # and each connection's socket holds it for the next: the SSLContext's way.
-        import ssl
-
-        trust = [None, params(cas[0] if cas else None)]
-        if hasattr(ssl, "CERT_REQUIRED"):  # mbedTLS; axTLS (ESP8266) makes its sockets otherwise
-            from io import BytesIO
-
-            trust[0] = ssl.wrap_socket(BytesIO(), do_handshake=False)
-            trust[0].close()
-    client._tls = trust
+    # The trust phase of the first connect.
+    client._tls = context(client.ca_file, client.verify)
 
 
 def anchors(ca_file, verify):
@@ -55,26 +39,41 @@ def _cannot_verify(reason):
                      "to connect without verification".format(reason))
 
 
-def context(cas):
-    # An SSLContext trusting cas, or None where the firmware has none (1.20) or cannot load
-    # CAs into it (1.21, whose legacy ssl.wrap_socket(cadata=) can verify). From 1.23 the C
-    # module is `tls` and `ssl` a Python wrapper around it: the context is made from `tls`
+def context(ca_file, verify):
+    # -> an SSLContext trusting the anchors, or, on firmware without one that can verify (1.20;
+    # 1.21, whose legacy ssl.wrap_socket(cadata=) can), [a TLS socket, the legacy wrap's
+    # arguments] for iotc.session.open_tls. Either holds a block of about 3 KB for good: it is
+    # made first, while the heap is least cut up, and the anchors load after it. From 1.23 the
+    # C module is `tls` and `ssl` a Python wrapper around it: the context is made from `tls`
     # itself, so the wrapper module and its objects never take heap.
     try:
         import tls
 
         positional = True  # tls.SSLContext.load_verify_locations(cadata)
     except ImportError:
-        import ssl as tls  # 1.21-1.22: the C module is `ssl`, taking cadata= by keyword
+        import ssl as tls  # 1.20-1.22: the C module is `ssl`, taking cadata= by keyword
 
         positional = False
     if not hasattr(tls, "SSLContext") or (
-            cas is not None and not hasattr(tls.SSLContext, "load_verify_locations")):
-        return None
+            verify and not hasattr(tls.SSLContext, "load_verify_locations")):
+        # The legacy wrap of mbedTLS firmware makes a whole TLS state for each socket, one
+        # block, at every connect, when the heap is most cut up. A socket made now (not
+        # connected, closed) holds such a block for the first connection, and each
+        # connection's socket holds it for the next: the SSLContext's way.
+        trust = [None, None]
+        if hasattr(tls, "CERT_REQUIRED"):  # mbedTLS; axTLS (ESP8266) makes its sockets otherwise
+            from io import BytesIO
+
+            trust[0] = tls.wrap_socket(BytesIO(), do_handshake=False)
+            trust[0].close()
+        cas = anchors(ca_file, verify)
+        trust[1] = params(cas[0] if cas else None)
+        return trust
     ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
-    if cas is None:
+    if not verify:
         ctx.verify_mode = tls.CERT_NONE
         return ctx
+    cas = anchors(ca_file, verify)
     try:
         ctx.verify_mode = tls.CERT_REQUIRED
         for data in cas:

@@ -32,19 +32,19 @@ class AxtlsContextStandIn:
             raise NotImplementedError
 
 
-class ContextWithoutCAsStandIn:
-    # Stand-in for firmware 1.21's `ssl` (mbedTLS): an SSLContext that takes no CA, beside the
-    # legacy wrap_socket(), which does (cadata=).
-    CERT_NONE = 0
-    CERT_REQUIRED = 2
-    PROTOCOL_TLS_CLIENT = 0
-
+class ContextWithoutCAsStandIn(AxtlsContextStandIn):
+    # Stand-in for firmware 1.21's `ssl` (mbedTLS), the same constants: an SSLContext that
+    # takes no CA, beside the legacy wrap_socket(), which does (cadata=).
     class SSLContext:
         def __init__(self, protocol):
             pass
 
-        def wrap_socket(self, sock, server_hostname=None):
-            raise AssertionError("must not be reached")
+    class wrap_socket:  # a TLS socket, made and closed by the library
+        def __init__(self, sock, **kw):
+            self.made = kw
+
+        def close(self):
+            self.made["closed"] = True
 
 
 class MbedtlsVersionStandIn:
@@ -87,13 +87,11 @@ def test_firmware_without_sslcontext_refuses_to_verify():
         verify = True
 
     def check():
-        if tls.context([b"der"]) is not None:
-            raise AssertionError("expected no context")
         c = Client()
         _refuses(lambda: tls.run(c))  # at the trust phase, before any connection
         c.verify = False  # the explicit opt-out still works
         tls.run(c)
-        if c._tls != [None, {}]:
+        if c._tls != [None, {}]:  # the legacy wrap, without a TLS socket made beforehand
             raise AssertionError(c._tls)
 
     _with_ssl(AxtlsStandIn(), check)
@@ -102,7 +100,7 @@ def test_firmware_without_sslcontext_refuses_to_verify():
 def test_context_that_cannot_require_verification_refuses():
     from iotc import tls
 
-    _with_ssl(AxtlsContextStandIn(), lambda: _refuses(lambda: tls.context([b"der"])))
+    _with_ssl(AxtlsContextStandIn(), lambda: _refuses(lambda: tls.context(None, True)))
 
 
 def test_azure_roots_are_the_default_anchors():
@@ -125,13 +123,13 @@ def test_firmware_whose_context_takes_no_ca_verifies_with_the_legacy_wrap():
     from iotc import tls
 
     def check():
-        if tls.context([b"der"]) is not None:
-            raise AssertionError("expected the legacy wrap, which can verify")
-        if tls.context(None) is None:  # verify=False: the context serves
+        spare, kw = tls.context(None, True)
+        if spare.made != {"do_handshake": False, "closed": True}:
+            raise AssertionError(spare.made)  # a socket's block, made (unconnected) and closed
+        if kw != {"cert_reqs": 2, "cadata": tls.anchors(None, True)[0]}:
+            raise AssertionError(kw)  # the legacy wrap verifies, with the first anchor
+        if isinstance(tls.context(None, False), list):  # verify=False: the context serves
             raise AssertionError("expected a context")
-        eq = tls.params(b"der")
-        if eq != {"cert_reqs": 2, "cadata": b"der"}:
-            raise AssertionError(eq)
 
     _with_ssl(ContextWithoutCAsStandIn, check)
 
