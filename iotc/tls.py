@@ -96,8 +96,10 @@ def untrusted(host, e):
     # has an older one.
     import ssl
 
-    v = getattr(ssl, "MBEDTLS_VERSION", "0.0").split()[-1].split(".")
-    if host.replace(".", "").isdigit() and (int(v[0]), int(v[1])) < (3, 5):
+    v = getattr(ssl, "MBEDTLS_VERSION", None)  # "mbed TLS 2.28.3"
+    if v:
+        v = v.split()[-1].split(".")
+    if host.replace(".", "").isdigit() and (not v or (int(v[0]), int(v[1])) < (3, 5)):
         why += ("; this firmware's mbedTLS (before 3.5) cannot match a certificate to an IP "
                 "address: dial the server by a host name")
     return IoTCError(why)
