@@ -100,8 +100,8 @@ def untrusted(host, e):
     if v:
         v = v.split()[-1].split(".")
     if host.replace(".", "").isdigit() and (not v or (int(v[0]), int(v[1])) < (3, 5)):
-        why += ("; this firmware's mbedTLS (before 3.5) cannot match a certificate to an IP "
-                "address: dial the server by a host name")
+        why += ("; this firmware's mbedTLS (before 3.5) cannot match a certificate to an "
+                "IP address: dial the server by a host name")
     return IoTCError(why)
 
 
