@@ -54,36 +54,40 @@ def context(ca_file, verify):
         import ssl as tls  # 1.20-1.22: the C module is `ssl`, taking cadata= by keyword
 
         positional = False
-    if not hasattr(tls, "SSLContext") or (
-            verify and not hasattr(tls.SSLContext, "load_verify_locations")):
-        # The legacy wrap of mbedTLS firmware makes a whole TLS state for each socket, one
-        # block, at every connect, when the heap is most cut up. A socket made now (not
-        # connected, closed) holds such a block for the first connection, and each
-        # connection's socket holds it for the next: the SSLContext's way.
-        trust = [None, None]
-        if hasattr(tls, "CERT_REQUIRED"):  # mbedTLS; axTLS (ESP8266) makes its sockets otherwise
-            from io import BytesIO
+    if hasattr(tls, "SSLContext"):
+        ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
+        if not verify:
+            ctx.verify_mode = tls.CERT_NONE
+            return ctx
+        if hasattr(ctx, "load_verify_locations"):
+            cas = anchors(ca_file, verify)
+            try:
+                ctx.verify_mode = tls.CERT_REQUIRED
+                for data in cas:
+                    if positional:
+                        ctx.load_verify_locations(data)
+                    else:
+                        ctx.load_verify_locations(cadata=data)
+            except (ValueError, OSError, NotImplementedError, AttributeError) as e:
+                raise _cannot_verify(e)
+            return ctx
+        del ctx  # 1.21: it takes no CA
+        import gc
 
-            trust[0] = tls.wrap_socket(BytesIO(), do_handshake=False)
-            trust[0].close()
-        cas = anchors(ca_file, verify)
-        trust[1] = params(cas[0] if cas else None)
-        return trust
-    ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
-    if not verify:
-        ctx.verify_mode = tls.CERT_NONE
-        return ctx
+        gc.collect()  # its block is free for the socket below
+    # The legacy wrap of mbedTLS firmware makes a whole TLS state for each socket, one block,
+    # at every connect, when the heap is most cut up. A socket made now (not connected,
+    # closed) holds such a block for the first connection, and each connection's socket holds
+    # it for the next: the SSLContext's way.
+    trust = [None, None]
+    if hasattr(tls, "CERT_REQUIRED"):  # mbedTLS; axTLS (ESP8266) makes its sockets otherwise
+        from io import BytesIO
+
+        trust[0] = tls.wrap_socket(BytesIO(), do_handshake=False)
+        trust[0].close()
     cas = anchors(ca_file, verify)
-    try:
-        ctx.verify_mode = tls.CERT_REQUIRED
-        for data in cas:
-            if positional:
-                ctx.load_verify_locations(data)
-            else:
-                ctx.load_verify_locations(cadata=data)
-    except (ValueError, OSError, NotImplementedError, AttributeError) as e:
-        raise _cannot_verify(e)
-    return ctx
+    trust[1] = params(cas[0] if cas else None)
+    return trust
 
 
 def untrusted(host, e):
