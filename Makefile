@@ -170,3 +170,25 @@ SOAK_SEED ?=
 .PHONY: soak
 soak: deps
 	IOTC_SOAK=long IOTC_SOAK_SEED=$(SOAK_SEED) $(PY) -m pytest -m soak tests_host/test_soak.py
+
+# ---- make fwcheck: the library's tests on a unix port built from a MicroPython tag ----
+#   make fwcheck MICROPY_DIR=~/micropython TAG=v1.21.0
+# tools/fwcheck.py extracts TAG and the submodules it pins into build/fwcheck/TAG/ (the trees
+# named are only read), builds the unix port there with the boards' mbedTLS settings
+# (tools/fwcheck_mbedtls.h), and runs tests_host/test_lib_*.py and test_samples.py with it.
+# Each submodule comes from MICROPY_DIR's own checkout (lib/...), or from a clone holding the
+# pinned commit: MBEDTLS_DIR, MICROPY_LIB_DIR, BERKELEY_DB_DIR. Needs gcc and make.
+TAG ?=
+MBEDTLS_DIR ?=
+MICROPY_LIB_DIR ?=
+BERKELEY_DB_DIR ?=
+FWCHECK_JOBS ?= 2
+.PHONY: fwcheck
+fwcheck: deps
+	@if [ -z "$(MICROPY_DIR)" ] || [ -z "$(TAG)" ]; then \
+		echo "make fwcheck: set MICROPY_DIR (a MicroPython clone) and TAG, e.g."; \
+		echo "  make fwcheck MICROPY_DIR=~/micropython TAG=v1.21.0"; exit 2; fi
+	$(PY) tools/fwcheck.py --micropy-dir "$(MICROPY_DIR)" --tag "$(TAG)" --jobs $(FWCHECK_JOBS) \
+		$(if $(MBEDTLS_DIR),--mbedtls-dir "$(MBEDTLS_DIR)") \
+		$(if $(MICROPY_LIB_DIR),--micropy-lib-dir "$(MICROPY_LIB_DIR)") \
+		$(if $(BERKELEY_DB_DIR),--berkeley-db-dir "$(BERKELEY_DB_DIR)")

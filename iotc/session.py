@@ -6,7 +6,7 @@
 import gc
 import socket
 
-from iotc import IoTCError, _forget
+from iotc import _forget
 
 
 def run(client, fresh):
@@ -39,12 +39,16 @@ def open_tls(client, host, port):
         trust = client._tls
         if hasattr(trust, "wrap_socket"):
             return trust.wrap_socket(s, server_hostname=host)
-        from iotc.tls import wrap  # firmware without SSLContext
+        import ssl  # firmware 1.20, 1.21: the legacy wrap, trust = [a socket, its arguments]
 
-        return wrap(s, host, trust)
-    except ValueError as e:  # what mbedTLS raises when the certificate does not verify
+        trust[0] = None
+        gc.collect()  # the last socket's block (or iotc.tls's spare) is free, for this one
+        trust[0] = ssl.wrap_socket(s, server_hostname=host, **trust[1])
+        return trust[0]
+    except BaseException as e:
         s.close()
-        raise IoTCError("TLS: the certificate of {} is not trusted ({})".format(host, e))
-    except BaseException:
-        s.close()
+        if isinstance(e, ValueError) or isinstance(e, OSError) and e.args[0] == -9984:
+            from iotc.tls import untrusted  # the certificate did not verify
+
+            raise untrusted(host, e)
         raise

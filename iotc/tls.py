@@ -1,15 +1,15 @@
 # iotc tls: whom to trust. Made once per client into an SSLContext that DPS and every hub
-# (re)connect share; firmware without SSLContext keeps the CA list for the legacy
-# ssl.wrap_socket() instead. Loaded to make it (and by such firmware to wrap); freed after.
+# (re)connect share; firmware without one that can verify (1.20, 1.21) keeps the arguments of
+# the legacy ssl.wrap_socket() instead (iotc.session wraps). Loaded to make it, and to say why
+# a certificate is refused; freed after.
 # MIT license; Copyright (c) 2026 the iotc authors
 
 from iotc import IoTCError
 
 
 def run(client):
-    # The trust phase of the first connect: client._tls is an SSLContext, else the anchors.
-    cas = anchors(client.ca_file, client.verify)
-    client._tls = context(cas) or cas
+    # The trust phase of the first connect.
+    client._tls = context(client.ca_file, client.verify)
 
 
 def anchors(ca_file, verify):
@@ -39,50 +39,85 @@ def _cannot_verify(reason):
                      "to connect without verification".format(reason))
 
 
-def context(cas):
-    # An SSLContext (firmware 1.21+) trusting cas, or None where the firmware has none. From
-    # 1.23 the C module is `tls` and `ssl` a Python wrapper around it: the context is made
-    # from `tls` itself, so the wrapper module and its objects never take heap.
+def context(ca_file, verify):
+    # -> an SSLContext trusting the anchors, or, on firmware without one that can verify (1.20;
+    # 1.21, whose legacy ssl.wrap_socket(cadata=) can), [a TLS socket, the legacy wrap's
+    # arguments] for iotc.session.open_tls. Either holds a block of about 3 KB for good: it is
+    # made first, while the heap is least cut up, and the anchors load after it. From 1.23 the
+    # C module is `tls` and `ssl` a Python wrapper around it: the context is made from `tls`
+    # itself, so the wrapper module and its objects never take heap.
     try:
         import tls
 
         positional = True  # tls.SSLContext.load_verify_locations(cadata)
     except ImportError:
-        import ssl as tls  # 1.21-1.22: the C module is `ssl`, taking cadata= by keyword
+        import ssl as tls  # 1.20-1.22: the C module is `ssl`, taking cadata= by keyword
 
         positional = False
-    if not hasattr(tls, "SSLContext"):
-        return None
-    ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
-    if cas is None:
-        ctx.verify_mode = tls.CERT_NONE
-        return ctx
-    try:
-        ctx.verify_mode = tls.CERT_REQUIRED
-        for data in cas:
-            if positional:
-                ctx.load_verify_locations(data)
-            else:
-                ctx.load_verify_locations(cadata=data)
-    except (ValueError, OSError, NotImplementedError, AttributeError) as e:
-        raise _cannot_verify(e)
-    return ctx
+    if hasattr(tls, "SSLContext"):
+        ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
+        if not verify:
+            ctx.verify_mode = tls.CERT_NONE
+            return ctx
+        if hasattr(ctx, "load_verify_locations"):
+            cas = anchors(ca_file, verify)
+            try:
+                ctx.verify_mode = tls.CERT_REQUIRED
+                for data in cas:
+                    if positional:
+                        ctx.load_verify_locations(data)
+                    else:
+                        ctx.load_verify_locations(cadata=data)
+            except (ValueError, OSError, NotImplementedError, AttributeError) as e:
+                raise _cannot_verify(e)
+            return ctx
+        del ctx  # 1.21: it takes no CA
+        import gc
+
+        gc.collect()  # its block is free for the socket below
+    # The legacy wrap of mbedTLS firmware makes a whole TLS state for each socket, one block,
+    # at every connect, when the heap is most cut up. A socket made now (not connected,
+    # closed) holds such a block for the first connection, and each connection's socket holds
+    # it for the next: the SSLContext's way.
+    trust = [None, None]
+    if hasattr(tls, "CERT_REQUIRED"):  # mbedTLS; axTLS (ESP8266) makes its sockets otherwise
+        from io import BytesIO
+
+        trust[0] = tls.wrap_socket(BytesIO(), do_handshake=False)
+        trust[0].close()
+    cas = anchors(ca_file, verify)
+    trust[1] = params(cas[0] if cas else None)
+    return trust
 
 
-def params(host, data):
-    # Keyword arguments for the legacy ssl.wrap_socket(), which takes one CA.
+def untrusted(host, e):
+    # The server's certificate did not verify: mbedTLS raises ValueError from firmware 1.22,
+    # OSError(-9984) (MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) before.
+    e = str((e.args or (e,))[-1]).strip()  # OSError(code, text): the text
+    why = "TLS: the certificate of {} is not trusted ({})".format(host, e)
+    # mbedTLS matches IP addresses in certificates from 3.5 (firmware 1.23 on the unix port;
+    # on an ESP32, the ESP-IDF's mbedTLS). Firmware without MBEDTLS_VERSION (1.21 and older)
+    # has an older one.
+    import ssl
+
+    v = getattr(ssl, "MBEDTLS_VERSION", None)  # "mbed TLS 2.28.3"
+    if v:
+        v = v.split()[-1].split(".")
+    if host.replace(".", "").isdigit() and (not v or (int(v[0]), int(v[1])) < (3, 5)):
+        why += ("; this firmware's mbedTLS (before 3.5) cannot match a certificate to an "
+                "IP address: dial the server by a host name")
+    return IoTCError(why)
+
+
+def params(data):
+    # Keyword arguments for the legacy ssl.wrap_socket(), which takes one CA: the first anchor
+    # (DigiCert Global Root G2 by default, which every Azure endpoint chains to since 2024), or
+    # none with verify=False.
     if data is None:
-        return {"server_hostname": host}
+        return {}
     import ssl
 
-    if not hasattr(ssl, "CERT_REQUIRED"):  # firmware 1.20 on ESP8266: no verification at all
+    if not hasattr(ssl, "CERT_REQUIRED"):  # axTLS (ESP8266): no verification at all
         raise _cannot_verify("no CERT_REQUIRED")
-    return {"server_hostname": host, "cert_reqs": ssl.CERT_REQUIRED, "cadata": data}
+    return {"cert_reqs": ssl.CERT_REQUIRED, "cadata": data}
 
-
-def wrap(sock, host, cas):
-    # Firmware without SSLContext: the first anchor (DigiCert Global Root G2 by default, which
-    # every Azure endpoint chains to since 2024), or none with verify=False.
-    import ssl
-
-    return ssl.wrap_socket(sock, **params(host, cas[0] if cas else None))

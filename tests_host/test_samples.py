@@ -17,9 +17,11 @@ import uuid
 
 import pytest
 
+import harness
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
+MICROPYTHON = harness.MICROPYTHON
 SAMPLES = os.path.join(ROOT, "samples")
 MICROPYPATH = ":".join([ROOT, os.path.join(ROOT, ".deps", "lib"),
                         os.path.join(HERE, "mplib"), ".frozen"])
