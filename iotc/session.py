@@ -47,7 +47,7 @@ def open_tls(client, host, port):
         return trust[0]
     except BaseException as e:
         s.close()
-        if isinstance(e, ValueError) or isinstance(e, OSError) and e.args[0] == -9984:
+        if isinstance(e, ValueError) or isinstance(e, OSError) and e.args[:1] == (-9984,):
             from iotc.tls import untrusted  # the certificate did not verify
 
             raise untrusted(host, e)

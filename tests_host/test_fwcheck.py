@@ -1,3 +1,5 @@
+# iotc tests: make fwcheck up to the build
+# MIT license; Copyright (c) 2026 the iotc authors
 """`make fwcheck` (tools/fwcheck.py) up to the build: what it extracts, what it refuses, and the
 pytest plugin that makes the emulator hand out a host name. The build and the test run on a
 MicroPython tag need a MicroPython tree and minutes: README's Development section gives the

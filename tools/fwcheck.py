@@ -4,13 +4,14 @@
 
     python tools/fwcheck.py --micropy-dir ~/micropython --tag v1.21.0
         [--mbedtls-dir D] [--micropy-lib-dir D] [--berkeley-db-dir D] [--jobs 2]
+        [--mem] [-- more pytest arguments, or with --mem memscenario's: --runs 3 --rev A B]
 
 The tag and the submodules it pins (lib/mbedtls, lib/berkeley-db-1.xx, lib/micropython-lib)
 are extracted with `git archive` into build/fwcheck/<tag>/: the trees named are only read.
 Each submodule comes from its checkout in the MicroPython tree, or from the directory given
 (any clone holding the pinned commit). Only the test bed is adapted, by build settings and
 options: mbedTLS as the boards have it (tools/fwcheck_mbedtls.h), no FFI (not needed), and the
-emulator reached by a host name, because mbedTLS before 3.5 (firmware before v1.24) cannot
+emulator reached by a host name, because mbedTLS before 3.5 (firmware before v1.23) cannot
 match a certificate to an IP address. The same file is the pytest plugin that names it.
 """
 
