@@ -112,7 +112,10 @@ def run_tests(a, binary):
     env = dict(os.environ, IOTC_TEST_MICROPYTHON=binary, IOTC_FWCHECK_NAME=name,
                PYTHONPATH=os.pathsep.join(filter(None, [os.path.join(ROOT, "tools"),
                                                         os.environ.get("PYTHONPATH")])))
-    cmd = [sys.executable, "-m", "pytest", "-p", "fwcheck", "-q", "-rf"] + a.extra
+    # The unix platform only: the esp32 platform's time stand-in (tests_host/esp32time) needs
+    # the way 1.21+ lets a time.py on the path extend the built-in, and one emulator a platform.
+    cmd = [sys.executable, "-m", "pytest", "-p", "fwcheck", "-q", "-rf", "-k", "not esp32"]
+    cmd += a.extra
     print("fwcheck: tests with {} (emulator as {})".format(binary, name), flush=True)
     p = subprocess.run(cmd + [f for pat in TESTS for f in _glob(pat)], cwd=ROOT, env=env)
     print("fwcheck: {} with MicroPython {}: pytest exit {}".format(
