@@ -54,10 +54,13 @@ def _phase(client, name, *args):
     import gc
 
     gc.collect()  # the module then fills the lowest holes, not the top of the heap
-    mod = __import__("iotc." + name, None, None, ("run",))
+    mod = None
     try:
+        # Inside the try: firmware 1.20 keeps a module whose import failed (a MemoryError) in
+        # sys.modules, and the next phase of that name would get it half made.
+        mod = __import__("iotc." + name, None, None, ("run",))
         return mod.run(client, *args)
     finally:
-        del mod
+        mod = None
         _forget(name, "sas", "topics", "tls", "certs", "store", "failure", "session")
         gc.collect()
