@@ -10,11 +10,7 @@ import os
 import sys
 import time
 
-import micropython
-
-# The unix port trips a thread's stack check this many bytes before the end of its stack
-# (ports/unix/mpthreadport.c, THREAD_STACK_OVERFLOW_MARGIN).
-_UNIX_MARGIN = 8192
+from stack import in_thread
 
 
 def run(mod_name, case):
@@ -24,49 +20,6 @@ def run(mod_name, case):
     except Exception as e:
         sys.print_exception(e)
         return False
-
-
-def _below(limit):
-    # Recurse until `limit` bytes of C stack are in use; RuntimeError if the check trips first.
-    if micropython.stack_use() < limit:
-        _below(limit)
-
-
-def _check_trips(limit):
-    try:
-        _below(limit)
-    except RuntimeError:
-        return True
-    return False
-
-
-def in_thread(stack, f, *args):
-    import _thread
-
-    done = _thread.allocate_lock()
-    result = []
-
-    def body():
-        try:
-            # The port subtracts its margin from the new thread's stack size only after
-            # pthread_create() returns, so now and then a thread starts before that and checks
-            # its stack against the whole size, overflowing it where it should raise
-            # RuntimeError. Such a thread is found here, before the case, and another started.
-            if _check_trips(stack - _UNIX_MARGIN + 1024):
-                result.append(f(*args))
-        finally:
-            done.release()
-
-    _thread.stack_size(stack)
-    for _ in range(10):
-        done.acquire()
-        _thread.start_new_thread(body, ())
-        done.acquire()
-        done.release()
-        if result:
-            return result[0]
-    print("no thread with a working stack check in 10 tries")
-    return False
 
 
 def main():
