@@ -25,12 +25,13 @@ def run(client):
         # What the hub never acknowledged goes again, oldest first: MicroPython's dicts keep no
         # order, and ids wrap at 65535, so an id's age is its distance back from the last one.
         last = client._id
+        age = lambda pid: (last - pid) % 65535  # noqa: E731 (one closure for both)
         inflight = client._inflight
-        for pid in sorted(inflight, key=lambda pid: (last - pid) % 65535, reverse=True):
+        for pid in sorted(inflight, key=age, reverse=True):
             packet = inflight[pid]
             packet[0] |= 8  # DUP: the link was proven dead, so only now
             client._link.write(packet, len(packet))
-        for pid in sorted(client._reported, key=lambda pid: (last - pid) % 65535, reverse=True):
+        for pid in sorted(client._reported, key=age, reverse=True):
             client._send_reported(pid)
         queue, client._queue = client._queue, []
         for item in queue:
@@ -119,7 +120,8 @@ def _twin_answer(client, link, want, op, body):
             link.write(bytes((0x40, 2, body[i], body[i + 1])), 4)
             i += 2
         if op & 0x300:  # iotc.link cut it
-            raise ValueError("larger than the device accepts" if op & 0x100 else "no room in the heap")
+            raise ValueError("larger than the device accepts" if op & 0x100
+                             else "no room in the heap")
         status = int(topic[17 : topic.index(b"/", 17)])
         if status != 200:
             raise ValueError("status {}".format(status))
