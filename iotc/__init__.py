@@ -16,22 +16,26 @@ class IoTCError(Exception):
 
 
 # The public names defined elsewhere, each with its module: one text, not a tuple of texts (a
-# text costs 64 B of heap or more while this module is loaded, however short the list).
+# text costs 64 B of heap or more while this module is loaded, however short the list). "*"
+# names iotc.more, where the names of the optional packages (iotc-legacy, iotc-aio, ...) are
+# looked up: loaded only on a miss here, so they cost this module nothing.
 _HOMES = (" IoTCConnectType.enums IoTCEvents.enums IoTCLogLevel.enums IoTCClient.client"
           " AuthError.errors ProvisioningError.errors ConsoleLogger.console Command.command"
-          " Credentials.store FileStorage.store MemoryStorage.store ")
+          " Credentials.store FileStorage.store MemoryStorage.store *.more ")
 
 
 # Everything else loads on first use: `iotc.X` imports the module that defines X.
 def __getattr__(name):
-    i = _HOMES.find(" " + name + ".")
+    key = " " + name + "."
+    i = _HOMES.find(key)
     if i < 0:
         # `from iotc import sas` lands here on MicroPython before the submodule import.
         try:
             return __import__("iotc." + name, None, None, (name,))
         except ImportError:
-            raise AttributeError(name)
-    i += len(name) + 2
+            key = " *."  # not ours: iotc.more knows the optional packages' names
+            i = _HOMES.find(key)
+    i += len(key)
     mod = _HOMES[i : _HOMES.index(" ", i)]
     value = getattr(__import__("iotc." + mod, None, None, (name,)), name)
     globals()[name] = value

@@ -35,10 +35,13 @@ FROZEN = (
     "certs.py",  # Azure roots as DER; axTLS cannot use them, but tls.py reaches the clear
     # error through them (verify=True, no ca_file), and constants stay in flash
     "store.py",  # FileStorage: skip DPS at boot, saving a TLS handshake and its heap
+    "more.py",  # where the optional packages' names live (loaded only for such a name)
 )
 # Left out on purpose, with the reason. Nothing yet: every current module is on the path of
 # connect() or of a feature an ESP8266 user needs. Optional extras (asyncio wrapper, OTA,
 # gateway...) go here when they exist, and stay installable with mip.
-LEFT_OUT = ()
+LEFT_OUT = (
+    "legacy.py",  # the old iotc SDK's camelCase API (the iotc-legacy package)
+)
 
 include("../../manifest.py", files=FROZEN)
