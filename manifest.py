@@ -1,9 +1,8 @@
-# iotc: manifest for freezing the package into firmware (tools/manifestfile.py format)
+# iotc: manifest for freezing the core package into firmware (tools/manifestfile.py format)
 # MIT license; Copyright (c) 2026 the iotc authors
-metadata(description="Azure IoT Central device client.", version="1.0.0", license="MIT")
 
-require("umqtt.simple")
-
-# Every iotc/*.py by default. A board manifest that must stay small passes files=(...) to
-# freeze only those (boards/ESP8266_GENERIC/manifest.py); opt= is passed to mpy-cross.
-package("iotc", files=options.files, opt=options.opt)
+# The core package `iotc`: packages/iotc/manifest.py, generated with its file list by
+# tools/gen_package.py. Each optional package has its own, packages/iotc-*/manifest.py; a
+# board manifest names the ones it freezes (boards/*/manifest.py).
+# files=(...) freezes only those core files (boards/ESP8266_GENERIC); opt= goes to mpy-cross.
+include("packages/iotc/manifest.py", files=options.files, opt=options.opt)

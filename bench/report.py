@@ -1,5 +1,5 @@
-"""make bench, the report: how each figure is taken (METHODS), the terminal table, README's
-Performance section and bench/footprint.png, all from the report dict that bench/run.py
+"""make bench, the report: how each figure is taken (METHODS), the terminal table, the Latest
+figures of bench/README.md, README's short Performance table and bench/footprint.png, all from the report dict that bench/run.py
 builds (also written as bench/out/bench.json)."""
 
 import os
@@ -34,7 +34,9 @@ METHODS = {
     "flash": ".mpy from mpy-cross (default options) of every file; core = modules the warm "
              "scenario loads at any time (an import hook records those dropped after use), "
              "optional = the rest, each with when it loads (first boot = only with DPS); "
-             "dependencies counted in the total only where stock ESP32 firmware lacks them.",
+             "dependencies counted in the total only where stock ESP32 firmware lacks them. Per "
+             "package: the .mpy of the files each package ships (the core `iotc` and each "
+             "optional package in packages/, tools/gen_package.py's table).",
     "connect": "time.ticks_ms() from constructing the client to connect() returning; cold = "
                "no cached assignment (DPS answers 202 with Retry-After: 1 first), warm = "
                "cached; median of 3.",
@@ -89,6 +91,23 @@ ROWS = [
 ]
 
 
+def rows(report):
+    """ROWS, with one flash row per package (the core `iotc` and each extra, packages/)."""
+    names = []
+    for c in report["clients"]:
+        for n in sorted(_get(report["figures"].get(c, {}), "flash", "packages") or {}):
+            if n not in names:
+                names.append(n)
+    names.sort(key=lambda n: (n != "iotc", n))
+    out = []
+    for label, path in ROWS:
+        out.append((label, path))
+        if path == ("flash", "client_total"):
+            out += [("  Flash: package {} .mpy (B)".format(n), ("flash", "packages", n))
+                    for n in names]
+    return out
+
+
 def _cell(figs, client, path):
     v = _get(figs.get(client, {}), *path)
     if v is None and path[0] == "telemetry" and _get(figs.get(client, {}), path[0], path[1],
@@ -103,12 +122,12 @@ def table(report):
     figs = report["figures"]
     cl = list(report["clients"])
     labels = [report["clients"][c]["label"] for c in cl]
-    w0 = max(len(r[0]) for r in ROWS) + 2
+    w0 = max(len(r[0]) for r in rows(report)) + 2
     head = "{:<{w}}".format("figure", w=w0) + "".join("{:>24}".format(l) for l in labels)
     if len(cl) == 2:
         head += "{:>12}".format("old/ours")
     lines = [head, "-" * len(head)]
-    for label, path in ROWS:
+    for label, path in rows(report):
         vals = [_cell(figs, c, path) for c in cl]
         row = "{:<{w}}".format(label, w=w0) + "".join("{:>24}".format(_fmt(v)) for v in vals)
         if len(cl) == 2:
@@ -134,7 +153,7 @@ def table(report):
     return "\n".join(lines)
 
 
-# ---------------------------------------------------------------- README's Performance section
+# ---------------------------------------------------------------- bench/README.md, README.md
 def performance_md(report):
     figs = report["figures"]
     cl = list(report["clients"])
@@ -150,12 +169,12 @@ def performance_md(report):
             m["micropython"], m["cpu"]),
         "",
         "![footprint: heap after import, smallest heap for the scenario, heap per message, flash]"
-        "(bench/footprint.png)",
+        "(footprint.png)",
         "",
         "| figure | " + " | ".join(report["clients"][c]["label"] for c in cl) + " | old/ours |",
         "|---|" + "---:|" * (len(cl) + 1),
     ]
-    for label, path in ROWS:
+    for label, path in rows(report):
         vals = [_cell(figs, c, path) for c in cl]
         ratio = ""
         if len(vals) == 2 and all(isinstance(x, (int, float)) and round(x) for x in vals):
@@ -188,18 +207,42 @@ def performance_md(report):
         "",
         "It prints the table, writes every figure to `bench/out/bench.json` and redraws "
         "`bench/footprint.png`; `make bench BENCH_ARGS=\"--ours-rev HEAD --update-readme\"` "
-        "benches the committed `iotc/` and rewrites this section. `tests_host/test_bench.py` "
-        "runs a reduced bench in `make test` and checks that every figure is there for both "
-        "clients (no timing is asserted).",
+        "benches the committed `iotc/` and rewrites this section and README's short table. "
+        "`tests_host/test_bench.py` runs a reduced bench in `make test` and checks that every "
+        "figure is there for both clients (no timing is asserted).",
     ]
     return "\n".join(out) + "\n"
 
 
-def update_readme(md):
-    path = os.path.join(ROOT, "README.md")
+# The rows README's short table keeps (the rest is in bench/README.md), by label prefix.
+SHORT = ("Heap after `import iotc`, .mpy", "... + `from iotc import IoTCClient`, .mpy",
+         "Smallest -X heapsize, scenario, warm", "Heap allocated per message, QoS 0",
+         "Wall time per message, QoS 0", "Flash: package", "Flash: total on ESP32",
+         "Time to connected, warm")
+
+
+def performance_short_md(report):
+    """README's Performance section: a few rows, and where the rest is."""
+    full = performance_md(report).split("\n")
+    first = full.index("| figure | " + " | ".join(
+        report["clients"][c]["label"] for c in report["clients"]) + " | old/ours |")
+    out = ["Measured by `make bench` ({}) under the MicroPython unix port (64-bit), against "
+           "the emulator: lower is better, old/ours above 1 means ours is smaller or faster, "
+           "times (*) are ratios on this machine. Every figure, how each is taken and how to "
+           "rerun: [bench/README.md](bench/README.md#latest-figures).".format(
+               report["generated"][:10]), "", full[first], full[first + 1]]
+    for line in full[first + 2:]:
+        if not line.startswith("| "):
+            break
+        label = line[2:].lstrip("0123456789 ")
+        if label.startswith(SHORT):
+            out.append("| " + label)
+    return "\n".join(out) + "\n"
+
+
+def _replace_section(path, head, md):
     with open(path) as f:
         text = f.read()
-    head = "\n## Performance\n"
     if head not in text:
         text = text.rstrip("\n") + "\n" + head
     start = text.index(head) + len(head)
@@ -208,6 +251,14 @@ def update_readme(md):
     text = text[:start] + "\n" + md + rest
     with open(path, "w") as f:
         f.write(text)
+
+
+def update_readme(report):
+    """The full section into bench/README.md (Latest figures), a short one into README.md."""
+    _replace_section(os.path.join(ROOT, "bench", "README.md"), "\n## Latest figures\n",
+                     performance_md(report))
+    _replace_section(os.path.join(ROOT, "README.md"), "\n## Performance\n",
+                     performance_short_md(report))
 
 
 # ---------------------------------------------------------------- the chart

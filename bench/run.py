@@ -26,6 +26,10 @@ from .proxy import CountingProxy
 from .report import METHODS, chart, performance_md, table, update_readme
 from tests_host.memscenario import checkout, source_name
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "tools"))
+import gen_package  # noqa: E402  (which package each iotc/*.py ships in)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 BIN = os.path.dirname(sys.executable)
@@ -533,7 +537,14 @@ class Bench:
             deps["urequests"] = {"bytes": 0, "firmware": FIRMWARE_DEFAULTS["urequests"],
                                  "loaded": True}
         beyond = sum(d["bytes"] for d in deps.values() if d["firmware"].startswith("not"))
-        return {"core": core, "core_total": sum(core.values()), "optional": optional,
+        # Per package as shipped (packages/): ours by gen_package's table (a module this tree
+        # does not know, from --ours-rev, counts as the core), the old client is one package.
+        packages = {}
+        home = gen_package.package_of() if client == "ours" else {}
+        for k, v in sorted(own.items()):
+            name = home.get(k + ".py", "iotc")
+            packages[name] = packages.get(name, 0) + v
+        return {"packages": packages, "core": core, "core_total": sum(core.values()), "optional": optional,
                 "optional_total": sum(optional.values()),
                 "optional_when": {k: ("first boot (DPS)" if k in cold else
                                       "not loaded in the bench") for k in optional},
@@ -602,8 +613,9 @@ class Bench:
         with open(os.path.join(self.out, "performance.md"), "w") as f:
             f.write(md)
         if self.args.update_readme:
-            update_readme(md)
-            self.say("bench: README.md's Performance section rewritten")
+            update_readme(report)
+            self.say("bench: bench/README.md's Latest figures and README.md's Performance "
+                     "rewritten")
         if not self.args.no_chart:
             png = chart(report, os.path.join(self.out, "footprint.png"))
             if png and self.args.out == DEFAULT_OUT and not self.quick and not errors:
@@ -668,7 +680,8 @@ def main(argv=None):
     p.add_argument("--no-valgrind", action="store_true",
                    help="skip the instruction counts, as when valgrind is not installed")
     p.add_argument("--update-readme", action="store_true",
-                   help="rewrite README.md's Performance section with these figures")
+                   help="rewrite bench/README.md's Latest figures and README.md's Performance "
+                   "table with these figures")
     p.add_argument("--figures", help="comma-separated subset of: import,connect,heap,"
                    "telemetry,cpu,bytes,listen (a partial run, for development)")
     p.add_argument("--out", default=DEFAULT_OUT, help="output folder (default bench/out)")

@@ -29,6 +29,7 @@ FIGURES = [
     (("bytes", "tcp"), ("old", "ours")),
     (("flash", "core_total"), ("old", "ours")),
     (("flash", "client_total"), ("old", "ours")),
+    (("flash", "packages", "iotc"), ("old", "ours")),
     (("flash", "total_on_esp32"), ("old", "ours")),
     (("connect", "cold"), ("old", "ours")),
     (("connect", "warm"), ("old", "ours")),
@@ -107,3 +108,18 @@ def test_bridges_and_methods_are_reported(report):
 def test_import_budget_from_mpy(report):
     # Issue 3: `import iotc` from .mpy holds less than 4 KB of heap.
     assert report["figures"]["ours"]["import"]["mpy"]["import_iotc"] < 4096
+
+
+def test_flash_per_package(report):
+    # Every package of this repo is listed (the core and each extra of tools/gen_package.py
+    # with its files present), and they add up to the client's flash.
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    import gen_package
+
+    from bench.report import performance_short_md, table
+
+    flash = report["figures"]["ours"]["flash"]
+    assert sorted(flash["packages"]) == sorted(n for n, _ in gen_package.packages())
+    assert sum(flash["packages"].values()) == flash["client_total"]
+    assert "Flash: package iotc .mpy (B)" in table(report)
+    assert "| Flash: package iotc .mpy (B) |" in performance_short_md(report)

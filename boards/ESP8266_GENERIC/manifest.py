@@ -6,7 +6,7 @@
 # (The FLASH_1M and FLASH_512K variants have no room for this; 2 MiB+ boards only.)
 include("$(BOARD_DIR)/manifest_2MiB.py")
 
-# Files are listed one by one, so a module added to iotc/ is frozen here only by decision
+# Core files are listed one by one, so a module added to iotc/ is frozen here only by decision
 # (tests_host/test_ship.py fails until it is in FROZEN or LEFT_OUT). Frozen bytecode runs from
 # flash; a module costs heap only once imported, and the library imports lazily, so what is
 # listed here costs flash (about 24.5 KB of .mpy for all of it, `make mpy`), not RAM.
@@ -37,11 +37,19 @@ FROZEN = (
     "store.py",  # FileStorage: skip DPS at boot, saving a TLS handshake and its heap
     "more.py",  # where the optional packages' names live (loaded only for such a name)
 )
-# Left out on purpose, with the reason. Nothing yet: every current module is on the path of
-# connect() or of a feature an ESP8266 user needs. Optional extras (asyncio wrapper, OTA,
-# gateway...) go here when they exist, and stay installable with mip.
-LEFT_OUT = (
-    "legacy.py",  # the old iotc SDK's camelCase API (the iotc-legacy package)
-)
+# Left out on purpose, with the reason. Nothing yet: every core module is on the path of
+# connect() or of a feature an ESP8266 user needs.
+LEFT_OUT = ()
 
 include("../../manifest.py", files=FROZEN)
+
+# The optional packages frozen here, by name (packages/<name>/; README, Install), each with the
+# reason: none. The layers for code written for other clients (iotc-legacy, iotc-aio) and
+# X.509 (iotc-x509: axTLS cannot present a client certificate) are not for this board; an
+# extra that one ESP8266 application needs is frozen by adding its line here (MicroPython
+# v1.22+, for add_library()).
+EXTRAS = ()
+if EXTRAS:
+    add_library("iotc", "../../packages")
+    for name in EXTRAS:
+        require(name, library="iotc")
