@@ -378,7 +378,7 @@ def test_ship_make_mpy_lists_every_module():
     assert p.returncode == 0, p.stdout + p.stderr
     sizes = dict((path, int(n)) for n, path in re.findall(r"^\s*(\d+)\s+(build/mpy/\S+\.mpy)$",
                                                          p.stdout, re.M))
-    want = ["build/mpy/" + f[:-3] + ".mpy" for f in gen_package.library_files()]
+    want = ["build/mpy/" + f[:-3] + ".mpy" for f in gen_package.all_files()]
     assert sorted(sizes) == sorted(want), p.stdout
     total = int(re.search(r"^\s*(\d+)\s+total \(", p.stdout, re.M).group(1))
     assert total == sum(sizes.values())
