@@ -106,10 +106,34 @@ async def _turn():
     await asyncio.sleep_ms(0)
 
 
+class _Trust:
+    # The core's SSLContext, noting the plain socket under the last TLS socket it made: the
+    # listening task waits on that one. A TLS socket is no file descriptor to MicroPython's
+    # select.poll, which then asks it every millisecond (unix) instead of sleeping in poll().
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.made = None
+
+    def wrap_socket(self, sock, **kw):
+        tls = self.ctx.wrap_socket(sock, **kw)
+        self.made = (tls, sock)
+        return tls
+
+
 class _Core(_Sync):
     # The sync client, but the acknowledgement of a property handled by an async callback
-    # (made by iotc.desired right after the callback returned) waits for the coroutine.
+    # (made by iotc.desired right after the callback returned) waits for the coroutine, and
+    # its trust (set by iotc.config, .tls, .offline) is wrapped in a _Trust.
     _held = None
+
+    def _get_tls(self):
+        return self._trust
+
+    def _set_tls(self, trust):
+        # Firmware 1.20-1.21: a list (iotc.tls), kept as it is; the task waits on TLS sockets.
+        self._trust = _Trust(trust) if hasattr(trust, "wrap_socket") else trust
+
+    _tls = property(_get_tls, _set_tls)
 
     def send_property(self, payload):
         held = self._held
@@ -236,17 +260,24 @@ class IoTCClient:
                     if core._due is None:  # offline for good: disconnect() (or never connected)
                         break
                     await asyncio.sleep_ms(max(0, time.ticks_diff(core._due, now)) + 1)
-                else:
-                    half = core.keepalive * 500
-                    wait = min(time.ticks_diff(link.pinged, now) + half,
-                               time.ticks_diff(core._due, now)) + 2
-                    if wait > 0:
-                        await self._readable(link.sock, min(wait, half + 2))
-                rx = link and link.last_rx
-                core.listen()
-                if link is not None and core._link is link and link.last_rx != rx:
-                    await asyncio.sleep_ms(0)  # something came: look again before waiting
                     core.listen()
+                    continue
+                half = core.keepalive * 500
+                wait = min(time.ticks_diff(link.pinged, now) + half,
+                           time.ticks_diff(core._due, now)) + 2
+                if wait > 0:
+                    made = getattr(core._trust, "made", None)
+                    sock = made[1] if made and made[0] is link.sock else link.sock
+                    await self._readable(sock, min(wait, half + 2))
+                while True:
+                    # Until a listen() reads nothing: TLS may hold packets already taken off
+                    # the plain socket, which then no longer shows them. (last_rx, the ticks
+                    # of the last packet read, set 1 ms back tells.)
+                    mark = link.last_rx = time.ticks_add(link.last_rx, -1)
+                    core.listen()
+                    if core._link is not link or link.last_rx == mark:
+                        break
+                    await asyncio.sleep_ms(0)
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # a full heap (listen() raises MemoryError), a bad callback
