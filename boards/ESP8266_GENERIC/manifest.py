@@ -36,9 +36,10 @@ FROZEN = (
     # error through them (verify=True, no ca_file), and constants stay in flash
     "store.py",  # FileStorage: skip DPS at boot, saving a TLS handshake and its heap
 )
-# Left out on purpose, with the reason. Nothing yet: every current module is on the path of
-# connect() or of a feature an ESP8266 user needs. Optional extras (asyncio wrapper, OTA,
-# gateway...) go here when they exist, and stay installable with mip.
-LEFT_OUT = ()
+# Left out on purpose, with the reason. Optional extras (OTA, gateway...) go here too, and
+# stay installable with mip.
+LEFT_OUT = (
+    "aio.py",  # the iotc Python client's asyncio API: about 12 KB more heap than the sync client
+)
 
 include("../../manifest.py", files=FROZEN)
