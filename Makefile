@@ -46,6 +46,26 @@ check-mpy: deps
 test: deps check-mpy $(LEGACY_README)
 	$(PY) -m pytest -rs tests_host
 
+# The iotc Python client 1.1.3 (PyPI sdist, by hash): tests_host/test_dropin_aio.py runs the
+# code of its README against the emulator with iotc.aio. Only README.md is unpacked.
+IOTC_PY_DIR := $(DEPS)/iotc-1.1.3
+IOTC_PY_PIN := iotc==1.1.3
+IOTC_PY_SHA256 := d60a02feb86df8308041c6794e60ec8a32108c2f08e15ee661ad7942635f1e88
+
+$(IOTC_PY_DIR)/README.md: tools/fetch_sdist.py | $(VENV)/.installed
+	$(PY) tools/fetch_sdist.py $(IOTC_PY_PIN) $(IOTC_PY_SHA256) $(IOTC_PY_DIR) README.md
+
+test: $(IOTC_PY_DIR)/README.md
+
+# Developer check, not in CI (GitHub only): the Python client's async sample samples/py3.py,
+#   make test-aio-sample IOTC_PY_SAMPLES=~/iotc-python-client/samples
+IOTC_PY_SAMPLES ?=
+.PHONY: test-aio-sample
+test-aio-sample: deps
+	@if [ -z "$(IOTC_PY_SAMPLES)" ]; then \
+		echo "make test-aio-sample: set IOTC_PY_SAMPLES to a folder holding the iotc Python client's py3.py"; exit 2; fi
+	IOTC_PY_SAMPLES=$(IOTC_PY_SAMPLES) $(PY) -m pytest -rs tests_host/test_dropin_aio.py -k github
+
 clean:
 	rm -rf $(VENV) $(DEPS) build
 
