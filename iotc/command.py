@@ -7,23 +7,13 @@ import json
 
 
 class Command:
-    def __init__(self, name, value, component_name, request_id, payload="", client=None):
+    def __init__(self, name, value, component_name, request_id, payload=""):
         self.name = name
         self.value = value
         self.payload = payload  # the request's text as it came (micropython-iotc's .payload)
         self.component_name = component_name
         self.request_id = request_id
-        self.client = client  # None for an offline command: no answer goes back
         self.acked = False
-
-    def reply(self, payload=None, status=200):
-        # micropython-iotc 1.1's way to answer (command callback (command)), the same answer as
-        # ack(command, payload, status).
-        if self.client is None:
-            from iotc import IoTCError
-
-            raise IoTCError("an offline command takes no answer")
-        _respond(self.client, self, payload, status)
 
 
 def _value(payload):
@@ -43,7 +33,7 @@ def split_command(name):
 
 def on_command(client, name, rid, payload):
     comp, cmd = split_command(name)
-    command = Command(cmd, _value(payload), comp, rid, bytes(payload).decode(), client)
+    command = Command(cmd, _value(payload), comp, rid, str(payload, "utf-8"))
     cb = client._events.get(2)  # IoTCEvents.COMMANDS
     if cb is None:
         _respond(client, command, {"error": "no handler for commands"}, 501)
@@ -52,7 +42,7 @@ def on_command(client, name, rid, payload):
     try:
         try:
             ret = cb(command, ack)
-        except TypeError as e:  # maybe micropython-iotc 1.1's (command): iotc.compat
+        except TypeError as e:  # maybe micropython-iotc 1.1's (command) (iotc.compat: reply())
             from iotc.compat import run
 
             ret = run(client, 2, cb, e, command, ack)
@@ -100,4 +90,4 @@ def on_c2d(client, props, payload):
     cb = client._events.get(3)  # IoTCEvents.ENQUEUED_COMMANDS
     if cb is not None:  # "@": IoT Central's body for a command with no parameter
         value = None if len(payload) == 1 and payload[0] == 64 else _value(payload)
-        cb(Command(cmd, value, comp, props.get("$.mid"), bytes(payload).decode()))
+        cb(Command(cmd, value, comp, props.get("$.mid"), str(payload, "utf-8")))

@@ -1,6 +1,7 @@
 # iotc compat: callbacks written for micropython-iotc, whose signatures were shorter by one
-# argument (a property callback (name, value), a command callback (command)). Loaded only when
-# a callback refuses the arguments it is given; the adapter it installs keeps it loaded.
+# argument (a property callback (name, value), a command callback (command), which answers with
+# command.reply(payload=None, status=200)). Loaded only when a callback refuses the arguments
+# it is given; the adapter it installs keeps it loaded.
 # MIT license; Copyright (c) 2026 the iotc authors
 
 
@@ -19,11 +20,14 @@ def run(client, event, cb, e, *args):
         raise e
 
     def adapter(*a):
+        if event == 2:  # a command (command, ack): 1.1 answered it with command.reply()
+            command, ack = a
+            command.reply = lambda payload=None, status=200: ack(command, payload, status)
         return cb(*a[:-1])
 
     client._events[event] = adapter
     try:
-        return cb(*args[:-1])
+        return adapter(*args)
     except TypeError as e2:
         if _arity(e2):  # it takes neither: the first error was the callback's own
             client._events[event] = cb

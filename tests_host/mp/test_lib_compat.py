@@ -149,16 +149,3 @@ def test_credentials_both_shapes():
     eq((c.host, c.device_id), (hub, "dev-8"))
     eq(json.loads(c.to_json_string()), {"host": hub, "device_id": "dev-8"})  # no token kept
     eq(Credentials.from_json(Credentials(hub, "dev-9").to_json()).device_id, "dev-9")
-
-
-def test_reply_to_an_offline_command_says_so():
-    from iotc import IoTCError
-    from iotc.command import Command
-
-    try:
-        Command("x", None, None, None).reply()
-    except IoTCError as e:
-        if "offline command" not in str(e):
-            raise
-    else:
-        raise AssertionError("reply() to an offline command went through")
