@@ -35,7 +35,19 @@ $(UMQTT): tools/fetch_sdist.py | $(VENV)/.installed
 $(LEGACY_README): tools/fetch_sdist.py | $(VENV)/.installed
 	$(PY) tools/fetch_sdist.py $(LEGACY_PIN) $(LEGACY_SHA256) $(DEPS)/iotc-0.3.9 README.md
 
-deps: venv $(UMQTT)
+# micropython-iotc's READMEs (each sdist's PKG-INFO), by version and sha256: the drop-in test
+# (tests_host/test_dropin_mpiotc.py) runs their code blocks. Not committed, only fetched.
+MPIOTC := $(DEPS)/mpiotc
+MPIOTC_105_SHA256 := eef13a5b412ead5c731c07259f58ea644862a848a093a0317f3f8cab56413bea
+MPIOTC_PKG_INFO := micropython_iotc.egg-info/PKG-INFO
+
+$(MPIOTC)/1.0.5/$(MPIOTC_PKG_INFO): tools/fetch_sdist.py | $(VENV)/.installed
+	$(PY) tools/fetch_sdist.py micropython-iotc==1.0.5 $(MPIOTC_105_SHA256) $(MPIOTC)/1.0.5 $(MPIOTC_PKG_INFO)
+
+$(MPIOTC)/1.1.0/$(MPIOTC_PKG_INFO): tools/fetch_sdist.py | $(VENV)/.installed
+	$(PY) tools/fetch_sdist.py $(OLD_IOTC_PIN) $(OLD_IOTC_SHA256) $(MPIOTC)/1.1.0 $(MPIOTC_PKG_INFO)
+
+deps: venv $(UMQTT) $(MPIOTC)/1.0.5/$(MPIOTC_PKG_INFO) $(MPIOTC)/1.1.0/$(MPIOTC_PKG_INFO)
 
 # Every library file must compile with mpy-cross (MicroPython syntax, not CPython's).
 check-mpy: deps

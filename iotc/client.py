@@ -54,8 +54,11 @@ class IoTCClient:
     def on(self, event, callback):
         self._events[event] = callback
 
-    def is_connected(self):
-        return self._link is not None
+    def is_connected(self, link=False):
+        # True from connect() to disconnect(), healing included (micropython-iotc's loop
+        # `while client.is_connected():` goes on through a dropped link); link=True: the link
+        # is up right now.
+        return self._link is not None or not link and self._due is not None
 
     def get_twin(self):
         return self._twin
@@ -206,12 +209,14 @@ class IoTCClient:
         self._link.publish(topic.encode(), self._reported[rid])
 
     def _log(self, message, *args):
-        # Through the logger given to IoTCClient, else print() (a ConsoleLogger's lines, with
-        # no object for it).
+        # Through the logger given to IoTCClient (one argument, the line: micropython-iotc's
+        # loggers take no more), else print() (a ConsoleLogger's lines, with no object for it).
+        if args:
+            message = message.format(*args)
         if self.logger is not None:
-            self.logger.info(message, *args)
+            self.logger.info(message)
         elif self.log_level != 1:  # IoTCLogLevel.DISABLED
-            print("[iotc]", message.format(*args) if args else message)
+            print("[iotc]", message)
 
     def _emit(self, event, value, data):
         cb = self._events.get(event)

@@ -7,9 +7,10 @@ import json
 
 
 class Command:
-    def __init__(self, name, value, component_name, request_id):
+    def __init__(self, name, value, component_name, request_id, payload=""):
         self.name = name
-        self.value = self.payload = value  # .payload: the name micropython-iotc 1.1 used
+        self.value = value
+        self.payload = payload  # the request's text as it came (micropython-iotc's .payload)
         self.component_name = component_name
         self.request_id = request_id
         self.acked = False
@@ -32,13 +33,19 @@ def split_command(name):
 
 def on_command(client, name, rid, payload):
     comp, cmd = split_command(name)
-    command = Command(cmd, _value(payload), comp, rid)
+    command = Command(cmd, _value(payload), comp, rid, str(payload, "utf-8"))
     cb = client._events.get(2)  # IoTCEvents.COMMANDS
     if cb is None:
         _respond(client, command, {"error": "no handler for commands"}, 501)
         return
+    ack = lambda c, payload=None, status=200: _respond(client, c, payload, status)
     try:
-        ret = cb(command, lambda c, payload=None, status=200: _respond(client, c, payload, status))
+        try:
+            ret = cb(command, ack)
+        except TypeError as e:  # maybe micropython-iotc 1.1's (command) (iotc.compat: reply())
+            from iotc.compat import run
+
+            ret = run(client, 2, cb, e, command, ack)
     except Exception as e:
         client._log("command {} failed: {!r}", cmd, e)
         _respond(client, command, {"error": str(e)}, 500)
@@ -52,16 +59,19 @@ def _respond(client, command, payload, status):
     # bytes only when they already are JSON.
     if command.acked:
         return
+    body = payload
     if payload is None:
         body = b""
-    elif isinstance(payload, (bytes, bytearray)):
+    elif isinstance(payload, (bytes, bytearray)) or payload is command.payload:
+        # ack(command, command.payload) sends the request's JSON back as it came
         try:
             json.loads(payload)
         except ValueError:
-            from iotc import IoTCError
+            if payload is not command.payload:
+                from iotc import IoTCError
 
-            raise IoTCError("command answer: bytes that are not JSON (a str is sent as one)")
-        body = payload
+                raise IoTCError("command answer: bytes that are not JSON (a str is sent as one)")
+            body = json.dumps(payload)
     else:
         body = json.dumps(payload)
     command.acked = True
@@ -80,4 +90,4 @@ def on_c2d(client, props, payload):
     cb = client._events.get(3)  # IoTCEvents.ENQUEUED_COMMANDS
     if cb is not None:  # "@": IoT Central's body for a command with no parameter
         value = None if len(payload) == 1 and payload[0] == 64 else _value(payload)
-        cb(Command(cmd, value, comp, props.get("$.mid")))
+        cb(Command(cmd, value, comp, props.get("$.mid"), str(payload, "utf-8")))

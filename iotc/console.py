@@ -17,3 +17,8 @@ class ConsoleLogger:
     def info(self, message, *args):
         if self.log_level != IoTCLogLevel.DISABLED:
             print("[iotc]", message.format(*args) if args else message)
+
+    def debug(self, message, *args):
+        # micropython-iotc's loggers had it; the client itself has no debug-only lines.
+        if self.log_level == IoTCLogLevel.ALL:
+            self.info(message, *args)

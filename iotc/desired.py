@@ -67,12 +67,18 @@ def run(client):
 
 def on_property(client, comp, name, value, version):
     # Hand a desired property to the callback; its return value is acknowledged (ac 200),
-    # None/False is not, an exception is acknowledged as a device error (ac 500).
+    # None/False is not, an exception is acknowledged as a device error (ac 500). A callback
+    # (name, value), as micropython-iotc 1.0 had it, is called so.
     cb = client._events.get(1)  # IoTCEvents.PROPERTIES
     status, desc = 200, "completed"
     if cb is not None:
         try:
-            ret = cb(name, value, comp)
+            try:
+                ret = cb(name, value, comp)
+            except TypeError as e:  # maybe micropython-iotc 1.0's (name, value): iotc.compat
+                from iotc.compat import run
+
+                ret = run(client, 1, cb, e, name, value, comp)
         except Exception as e:
             client._log("property callback failed: {!r}", e)
             ret, status, desc = value, 500, "device error: {}".format(e)

@@ -3,7 +3,14 @@
 
 
 class Credentials:
-    def __init__(self, host, device_id):
+    # Credentials(host, device_id); micropython-iotc 1.1's Credentials(host, user, password) is
+    # taken too: its MQTT user name "host/device/?api-version=..." names the device, and its
+    # password (a SAS token) is not kept, as a fresh one is made at each connect.
+    def __init__(self, host, device_id, password=None):
+        if isinstance(device_id, bytes):
+            device_id = device_id.decode()
+        if "/" in device_id:
+            device_id = device_id.split("/")[1]
         self.host = host
         self.device_id = device_id
 
@@ -14,10 +21,15 @@ class Credentials:
 
     @classmethod
     def from_json(cls, text):
+        # Also a file micropython-iotc 1.1 wrote ({"host", "user", "password"}).
         import json
 
         d = json.loads(text)
-        return cls(d["host"], d["device_id"])
+        return cls(d["host"], d.get("device_id") or d["user"])
+
+    # micropython-iotc 1.1's names for the same two
+    to_json_string = to_json
+    create_from_json_string = from_json
 
 
 class MemoryStorage:

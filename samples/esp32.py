@@ -75,7 +75,7 @@ loops = cfg.get("loops", 0)  # 0: forever
 n = 0
 while loops == 0 or n < loops:
     n += 1
-    if client.is_connected():
+    if client.is_connected(True):  # the link up now (while it heals, a send is queued)
         client.send_telemetry({"temperature": 20 + (time.ticks_ms() // 1000) % 10, "count": n})
     end = time.ticks_add(time.ticks_ms(), int(cfg.get("interval", 10) * 1000))
     while time.ticks_diff(end, time.ticks_ms()) > 0:

@@ -27,6 +27,7 @@ FROZEN = (
     "inbox.py",  # what the hub sends: twin answers here, the rest through the next two
     "desired.py",  # writable properties, acknowledged (loaded for each patch, and after connect)
     "command.py",  # commands and C2D (loaded for each one)
+    "compat.py",  # micropython-iotc's callback shapes (loaded only for such a callback)
     "proto.py",  # what the hub sends, understood: topic classification (pure)
     "topics.py",  # what the device sends: hub username, telemetry topics, property bags (pure)
     "sas.py",  # HMAC-SHA256, device-key derivation, SAS tokens

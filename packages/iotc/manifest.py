@@ -13,6 +13,7 @@ CORE = (
     "certs.py",
     "client.py",
     "command.py",
+    "compat.py",
     "config.py",
     "connect.py",
     "console.py",

@@ -52,7 +52,7 @@ def _send(c, seq):
 
 
 def _drain(c, timeout_ms):
-    wait(lambda: c.is_connected() and not c._inflight and not c._queue, c, timeout_ms,
+    wait(lambda: c.is_connected(True) and not c._inflight and not c._queue, c, timeout_ms,
          "nothing in flight or queued")
 
 

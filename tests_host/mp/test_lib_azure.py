@@ -57,9 +57,9 @@ def test_hub_refusing_the_device_does_not_loop_on_dps():
         raise AssertionError("{} registrations in {} ms".format(n, window))
     if not any("CONNACK 5" in r for r in why):
         raise AssertionError(why)
-    eq(c.is_connected(), False)
+    eq(c.is_connected(True), False)
     emuctl.call("POST", "/faults/clear")
-    wait(c.is_connected, c, timeout_ms=10000, what="the connect once the hub accepts again")
+    wait(lambda: c.is_connected(True), c, timeout_ms=10000, what="the connect once the hub accepts again")
     c.disconnect()
 
 
@@ -134,12 +134,12 @@ def test_order_is_kept_across_a_reconnect():
     c._id = 65530
     _fault(kind="refuse_connect", device="az-order", count=1, code=3)
     _fault(kind="drop", device="az-order")
-    wait(lambda: not c.is_connected(), c, what="the drop")
+    wait(lambda: not c.is_connected(True), c, what="the drop")
     for i in range(5):
         c.send_property({"state": i})
     for i in range(10):
         c.send_telemetry({"seq": i})
-    wait(lambda: c.is_connected() and not c._inflight and not c._queue and not c._reported, c,
+    wait(lambda: c.is_connected(True) and not c._inflight and not c._queue and not c._reported, c,
          timeout_ms=20000, what="reconnect and flush")
     eq(device("az-order")["twin"]["reported"]["state"], 4)
     eq([json.loads(m["body"])["seq"] for m in telemetry("az-order")], list(range(10)))
@@ -157,7 +157,7 @@ def test_qos1_resends_keep_their_order_after_a_dead_link():
     _fault(kind="half_open", device="az-resend", seconds=4)
     for i in range(10):
         c.send_telemetry({"seq": i})
-    wait(lambda: device("az-resend")["connects"] >= 2 and c.is_connected() and not c._inflight,
+    wait(lambda: device("az-resend")["connects"] >= 2 and c.is_connected(True) and not c._inflight,
          c, timeout_ms=20000, what="the dead link healed")
     firsts = []
     for m in telemetry("az-resend"):
@@ -182,7 +182,7 @@ def test_twin_over_32kb_connects_without_it():
     for i in range(5):  # desired: 5 x 3.5 KB
         emuctl.call("POST", "/devices/az-bigtwin/desired", {"d{}".format(i): "y" * 3500})
     c.connect()
-    eq((c.is_connected(), c.get_twin()), (True, None))
+    eq((c.is_connected(True), c.get_twin()), (True, None))
     log = c.logger.text()
     if "twin GET: no twin in the answer (larger than the device accepts)" not in log:
         raise AssertionError(log)
@@ -202,7 +202,7 @@ def test_odd_packets_do_not_escape_listen():
     for data in ("3000", "310100", "9046" + "00" * 70, "40020001", "b0020001"):
         _fault(kind="garbage", device="az-odd", hex=data)
         _listen_for(c, 100)
-    eq(c.is_connected(), True)
+    eq(c.is_connected(True), True)
     emuctl.call("POST", "/devices/az-odd/desired", {"after": 1})
     wait(lambda: got, c, what="a patch after the odd packets")
     eq((got, device("az-odd")["connects"]), (["after"], 1))
@@ -218,7 +218,7 @@ def test_qos1_message_whose_handler_ends_the_session():
     _fault(kind="publish", device="az-bye", topic="$iothub/methods/POST/bye/?$rid=7",
            payload="{}", qos=1)
     _listen_for(c, 500)
-    eq(c.is_connected(), False)
+    eq(c.is_connected(True), False)
 
 
 def _on_board_stack(fn):
@@ -274,8 +274,8 @@ def test_value_too_deep_to_send_does_not_poison_reconnects():
         eq((res[-1]["status"], seen, c._reported), (500, ["refused"], {}))
         for _ in range(2):
             _fault(kind="drop", device="az-deep")
-            wait(lambda: not c.is_connected(), c, what="the drop")
-            wait(c.is_connected, c, timeout_ms=10000, what="the reconnect")
+            wait(lambda: not c.is_connected(True), c, what="the drop")
+            wait(lambda: c.is_connected(True), c, timeout_ms=10000, what="the reconnect")
         c.disconnect()
 
     _on_board_stack(body)
@@ -336,7 +336,7 @@ def test_long_token_ttl_and_keepalive_are_checked():
         raise AssertionError("accepted {}".format(kw))
     c = client("az-limits", token_ttl=30 * 86400)  # 30 days: past a 32-bit board's 2^29 ms
     c.connect()
-    eq(c.is_connected(), True)
+    eq(c.is_connected(True), True)
     c.disconnect()
 
 

@@ -70,7 +70,7 @@ def test_throttled_429_is_retried_after_retry_after():
     _fault(kind="dps_status", status=429, count=1, retry_after=1)
     c = client("dps-429")
     c.connect()  # one 429, then the normal flow
-    eq(c.is_connected(), True)
+    eq(c.is_connected(True), True)
     if "429" not in c.logger.text():
         raise AssertionError(c.logger.text())
     c.disconnect()

@@ -47,7 +47,7 @@ def test_server_certificate_checked_against_azure_roots_by_default():
             raise AssertionError(e)
     else:
         raise AssertionError("connected to a server no Azure root vouches for")
-    eq(c.is_connected(), False)
+    eq(c.is_connected(True), False)
 
 
 def test_hub_certificate_checked_too():

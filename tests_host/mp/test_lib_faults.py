@@ -29,7 +29,7 @@ def test_malformed_and_unknown_messages_do_not_stop_listen():
     for _ in range(20):
         c.listen()
         time.sleep_ms(10)
-    eq(c.is_connected(), True)
+    eq(c.is_connected(True), True)
     emuctl.call("POST", "/devices/flt-garbage/desired", {"ok": 1})
     wait(lambda: got, c, what="a good patch after the bad ones")
     eq(got, [("ok", 1)])
@@ -110,7 +110,7 @@ def test_dropped_link_reconnects_and_loses_no_qos1_message():
         for _ in range(3):
             c.listen()
             time.sleep_ms(5)
-    wait(lambda: c.is_connected() and not c._inflight and not c._queue, c, timeout_ms=30000,
+    wait(lambda: c.is_connected(True) and not c._inflight and not c._queue, c, timeout_ms=30000,
          what="everything acknowledged")
     seqs = sorted(set(json.loads(m["body"])["seq"] for m in telemetry("flt-drop")))
     eq(seqs, list(range(n)))
@@ -124,11 +124,11 @@ def test_sent_while_offline_is_delivered_after_reconnect():
     c.connect()
     _fault(kind="refuse_connect", device="flt-offline", count=1, code=3)
     _fault(kind="drop", device="flt-offline")
-    wait(lambda: not c.is_connected(), c, what="the drop")
+    wait(lambda: not c.is_connected(True), c, what="the drop")
     for i in range(5):
         c.send_telemetry({"offline": i})
     c.send_property({"queued": True})
-    wait(lambda: c.is_connected() and not c._inflight and not c._queue and not c._reported, c,
+    wait(lambda: c.is_connected(True) and not c._inflight and not c._queue and not c._reported, c,
          timeout_ms=20000, what="reconnect and flush")
     eq([json.loads(m["body"])["offline"] for m in telemetry("flt-offline")], [0, 1, 2, 3, 4])
     eq(device("flt-offline")["twin"]["reported"]["queued"], True)
@@ -151,7 +151,7 @@ def test_twin_get_refused_connects_without_a_twin():
     c.disconnect()
     _fault(kind="twin_status", device="flt-twin", status=500)
     c.connect()
-    eq((c.is_connected(), c.get_twin(), got), (True, None, ["fan"]))
+    eq((c.is_connected(True), c.get_twin(), got), (True, None, ["fan"]))
     if "twin GET: no twin in the answer (status 500)" not in c.logger.text():
         raise AssertionError(c.logger.text())
     c.disconnect()
@@ -200,7 +200,7 @@ def test_ten_failed_hub_attempts_provision_again():
     regs = _registers("flt-reprov")
     _fault(kind="refuse_connect", device="flt-reprov", count=40, code=3)
     _fault(kind="drop", device="flt-reprov")
-    wait(lambda: _registers("flt-reprov") > regs and c.is_connected(), c, timeout_ms=30000,
+    wait(lambda: _registers("flt-reprov") > regs and c.is_connected(True), c, timeout_ms=30000,
          what="provisioning again")
     c.disconnect()
 
@@ -214,7 +214,7 @@ def test_reconnect_refused_after_fresh_dps_provisions_again_next_time():
     regs = _registers("flt-refused")
     _fault(kind="refuse_connect", device="flt-refused", count=2, code=5)
     _fault(kind="drop", device="flt-refused")
-    wait(lambda: _registers("flt-refused") >= regs + 2 and c.is_connected(), c,
+    wait(lambda: _registers("flt-refused") >= regs + 2 and c.is_connected(True), c,
          timeout_ms=30000, what="provisioning on the next attempt")
     eq(_registers("flt-refused"), regs + 2)
     c.disconnect()
@@ -232,7 +232,7 @@ def test_token_is_renewed_before_expiry_without_loss():
         for _ in range(10):
             c.listen()
             time.sleep_ms(10)
-    wait(lambda: c.is_connected() and not c._inflight, c, what="acks")
+    wait(lambda: c.is_connected(True) and not c._inflight, c, what="acks")
     if device("flt-renew")["connects"] <= first:
         raise AssertionError("no renewal reconnect")
     got = sorted(set(json.loads(m["body"])["i"] for m in telemetry("flt-renew")))

@@ -9,7 +9,7 @@ from libutil import client, device, eq, listen_until_raised, telemetry, wait
 def _connected(name, **kw):
     c = client(name, **kw)
     c.connect()
-    if not c.is_connected():
+    if not c.is_connected(True):
         raise AssertionError("not connected")
     return c
 
@@ -51,7 +51,7 @@ def test_connect_and_send_telemetry():
     eq(len(dev["subscriptions"]), 4)
     c.disconnect()
     eq(events, [True, False])
-    eq(c.is_connected(), False)
+    eq(c.is_connected(True), False)
 
 
 def test_property_bag_component_and_content_type():
@@ -122,7 +122,7 @@ def test_silent_link_is_found_dead_within_one_and_a_half_keepalives():
     print("half-open link noticed after", took, "ms (keepalive 2 s)")
     if took > 3000 + 200:  # 1.5x keepalive, and listen()'s own pace
         raise AssertionError("noticed after {} ms".format(took))
-    wait(lambda: c.is_connected() and not c._inflight, c, timeout_ms=20000, what="healed")
+    wait(lambda: c.is_connected(True) and not c._inflight, c, timeout_ms=20000, what="healed")
     seqs = set(json.loads(m["body"])["seq"] for m in telemetry("sess-halfopen"))
     eq(seqs, {1})
     c.disconnect()
@@ -289,7 +289,7 @@ def test_heap_full_while_handling_is_raised_not_skipped():
         raise AssertionError("MemoryError not raised: " + c.logger.text())
     emuctl.call("POST", "/devices/sess-heapfull/desired", {"b": 2})
     wait(lambda: "b" in got, c, what="the next patch, handled")
-    eq(c.is_connected(), True)
+    eq(c.is_connected(True), True)
     c.disconnect()
 
 
@@ -334,7 +334,7 @@ def test_idle_listen_returns_and_keepalive_holds_link():
         c.listen()
         calls += 1
         time.sleep_ms(20)
-    eq(c.is_connected(), True)
+    eq(c.is_connected(True), True)
     eq(device("sess-keepalive")["connects"], 1)
     if calls < 50:
         raise AssertionError("listen() blocked: only {} calls in 4.5 s".format(calls))
