@@ -108,19 +108,25 @@ def run(client):
         # file gives its first (docs/x509.md).
         cert = _der(_read(cert_file, "certificate"), b"CERTIFICATE")
         key = _der(_read(key_file, "key"), b"PRIVATE KEY")
+        if not isinstance(trust, list) and not hasattr(trust, "load_cert_chain"):
+            # Firmware 1.21 with verify=False: its SSLContext takes no certificate, its legacy
+            # wrap_socket() does; nothing to verify, so the legacy wrap loses nothing.
+            import ssl
+
+            if client.verify or not hasattr(ssl, "wrap_socket"):
+                raise _cannot_present("its SSLContext has no load_cert_chain")
+            trust = client._tls = [None, {}]
         if isinstance(trust, list):
             # Firmware 1.20, 1.21 (and axTLS): the legacy ssl.wrap_socket(key=, cert=) at each
             # connect.
             trust[1]["cert"] = cert
             trust[1]["key"] = key
-        elif hasattr(trust, "load_cert_chain"):
+        else:
             try:
                 trust.load_cert_chain(cert, key)
             except (ValueError, OSError, TypeError) as e:
                 raise IoTCError("TLS: the device certificate {} or key {} cannot be loaded "
                                 "({})".format(cert_file, key_file, e))
-        else:
-            raise _cannot_present("its SSLContext has no load_cert_chain")
     except BaseException:
         client._tls = False
         raise
