@@ -132,3 +132,18 @@ def test_individual_self_signed_by_thumbprint_and_hub_refusals(emulator, tmp_pat
     ev = [e for e in emulator.app.get("/events?since=0&device=" + dev)["events"]
           if e["type"] == "connect_refused"]
     assert any("thumbprint" in e["reason"] for e in ev), ev
+
+
+def test_cli_cert_writes_files_and_enrolls(emulator, tmp_path):
+    import subprocess
+    import sys
+
+    info, dev = emulator.info, new_id()
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run([sys.executable, "-m", "tests_host.emulator", "cert", dev, "--issuer",
+                          "self", "--enroll", "--out", str(tmp_path), "--control",
+                          info["control"]], cwd=root, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "enrolled" in out.stdout
+    crt, key = str(tmp_path / (dev + ".crt")), str(tmp_path / (dev + ".key"))
+    assert provision(info, dev, crt, key)["x509"] == {"enrollmentId": dev}
