@@ -1,5 +1,5 @@
 # iotc x509: X.509 attestation (IoTCConnectType.X509_CERT, docs/x509.md). The certificate and
-# key files are checked when the client is made (files), and joined to the client's TLS trust at
+# key files are checked when the client is made (device_key), and joined to the client's TLS trust at
 # its first connect (run), so that DPS and the hub are both shown the certificate. Loaded for
 # those two moments only; the SAS path never loads it.
 # MIT license; Copyright (c) 2026 the iotc authors
@@ -65,8 +65,9 @@ def _el(d, i):
     return tag, j, j + n
 
 
-def files(credentials, device_id):
-    # -> (certificate file, key file), checked: both readable, the key not encrypted, the
+def device_key(credentials, device_id):
+    # What an X.509 client keeps instead of a key (iotc.sas.device_key's name, so the SAS path
+    # interns no new one): (certificate file, key file), checked: both readable, the key not encrypted, the
     # certificate's subject CN the device id (DPS registers a certificate under its CN).
     if isinstance(credentials, dict):
         for c, k, phrase in _SPELLINGS:
