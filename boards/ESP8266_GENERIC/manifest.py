@@ -36,9 +36,11 @@ FROZEN = (
     # error through them (verify=True, no ca_file), and constants stay in flash
     "store.py",  # FileStorage: skip DPS at boot, saving a TLS handshake and its heap
 )
-# Left out on purpose, with the reason. Nothing yet: every current module is on the path of
-# connect() or of a feature an ESP8266 user needs. Optional extras (asyncio wrapper, OTA,
+# Left out on purpose, with the reason. Optional extras (asyncio wrapper, OTA,
 # gateway...) go here when they exist, and stay installable with mip.
-LEFT_OUT = ()
+LEFT_OUT = (
+    "x509.py",  # X.509 device certificates: an ESP8266 cannot reach Azure anyway (axTLS has no
+    # ECDHE suite; README, Boards), and its axTLS takes only RSA keys; installable with mip
+)
 
 include("../../manifest.py", files=FROZEN)
