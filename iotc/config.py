@@ -10,7 +10,7 @@ def run(client, id_scope, device_id, credentials_type, credentials, logger=None,
     # IoTCClient.__init__'s body, for the new client.
     if not id_scope or not isinstance(id_scope, str):
         raise IoTCError("id_scope is empty")
-    if qos not in (0, 1) or credentials_type not in (1, 2):
+    if qos not in (0, 1) or credentials_type not in (1, 2, 3):
         raise IoTCError("qos is 0 or 1; credentials_type an IoTCConnectType")
     # The hub closes a link silent for 1.5x keepalive, and at most 1767 s (PROTOCOL.md §3.1).
     if not isinstance(keepalive, int) or not 1 <= keepalive <= 1177:
@@ -19,7 +19,9 @@ def run(client, id_scope, device_id, credentials_type, credentials, logger=None,
         raise IoTCError("token_ttl is 5 s to 365 days")
     from iotc.sas import device_key
 
-    client._key = device_key(credentials_type == 1, credentials, device_id)
+    # X.509 (3): the device id is checked the same way, then iotc.x509 checks the files and
+    # gives (certificate file, key file) to keep instead of a key.
+    client._key = device_key(credentials_type, credentials, device_id)
     client.logger = logger  # None: the client prints its own lines (_log)
     client.log_level = 2  # IoTCLogLevel.API_ONLY
     client.id_scope = id_scope

@@ -26,12 +26,15 @@ def run(client, force_dps):
             client._assigned = (c.host, c.device_id)
     if client._tls is False:
         _phase(client, "tls")
+        if isinstance(client._key, tuple):  # X.509: the device certificate joins the trust
+            _phase(client, "x509")
     if force_dps or not client._assigned or client._failures >= _MAX_HUB_FAILURES:
         # Registrations are billed and throttled: while healing, DPS is asked again only once
         # client._dps_at has passed (iotc.dps), whatever it or the hub said; the hub meanwhile.
         if force_dps is not None or client._dps_at is None or time.time() >= client._dps_at:
             client._log("provisioning {} through {}", client.device_id, client.endpoint)
-            return "dps", _registration_token(client)
+            # X.509: no token, the TLS client certificate authenticates (docs/x509.md)
+            return "dps", None if isinstance(client._key, tuple) else _registration_token(client)
         if not client._assigned:
             raise OSError("DPS is asked again only at {}".format(client._dps_at))
     return "session", force_dps

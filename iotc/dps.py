@@ -115,7 +115,8 @@ def _response(s, buf):
 
 def register(client, auth):
     # -> (assigned hub, device id). Blocks while DPS assigns, waiting as long as it asks.
-    # auth: the registration's SAS token, signed by iotc.connect before this module loaded.
+    # auth: the registration's SAS token, signed by iotc.connect before this module loaded;
+    # None with X.509.
     reg_id = client.device_id
     host, _, port = client.endpoint.partition(":")
     # A device id is letters, digits and "-._:" (checked by IoTCClient): ":" is the one to quote.
@@ -143,11 +144,14 @@ def register(client, auth):
             try:
                 # In pieces, as str (written as UTF-8): the token and the body are not copied
                 # into one request string, at the tightest moment of provisioning.
+                # X.509 (auth None): no Authorization header, the client certificate speaks.
                 for part in ("{} {}?api-version=2021-06-01 HTTP/1.1\r\nHost: {}\r\n"
-                             "Authorization: ".format(method, path, host), auth,
-                             "\r\nUser-Agent: iotc\r\nContent-Type: application/json\r\n"
+                             "User-Agent: iotc\r\n".format(method, path, host),
+                             auth and "Authorization: ", auth, auth and "\r\n",
+                             "Content-Type: application/json\r\n"
                              "Content-Length: {}\r\n\r\n".format(len(body)), body):
-                    sock.write(part)
+                    if part:
+                        sock.write(part)
                 status, wait, data, keep = _response(sock, buf)
                 # DPS answered (a registration, billed): while healing, not again for 20 min.
                 client._dps_at = time.time() + client.RETRY_MAX_MS * 12 / 1000

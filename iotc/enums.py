@@ -6,6 +6,7 @@
 class IoTCConnectType:
     SYMM_KEY = 1  # enrollment group key: the device key is derived from it
     DEVICE_KEY = 2
+    X509_CERT = 3  # a device certificate and key (files): docs/x509.md
 
 
 class IoTCEvents:

@@ -38,7 +38,7 @@ def _refused(status, wait, body):
         pass
     text = "DPS refused: HTTP {} errorCode {}: {}".format(status, code, msg)
     if status in (401, 403):
-        return AuthError(text + " (check the key, the id scope, and that the clock is set)")
+        return AuthError(text + " (check the key or certificate, the id scope, and that the clock is set)")
     return ProvisioningError(text, status, code, wait)
 
 

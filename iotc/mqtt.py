@@ -37,8 +37,28 @@ class _Handover:
         return n
 
     def read(self, n):
-        if self.buf:
-            self.sock.write(memoryview(self.buf)[: self.n])
+        b = self.buf
+        if b:
+            m = self.n
+            i = 0
+            if not (b[m - 1] or b[m - 2]):
+                # An empty password (X.509) ends the packet: umqtt.simple sends one with any
+                # user name, IoT Hub expects none. Drop it and its flag, and write the length
+                # again, right-aligned before the variable header (it can only get shorter).
+                i = 1
+                while b[i] & 0x80:
+                    i += 1
+                b[i + 8] &= 0xBF  # the connect flags: no password
+                m -= 2
+                size = m - i - 1
+                if size > 0x7F:
+                    b[i] = size >> 7
+                    i -= 1
+                    size = size & 0x7F | 0x80
+                b[i] = size
+                i -= 1
+                b[i] = 0x10
+            self.sock.write(memoryview(b)[i:m])
             self.buf = None
         return self.sock.read(n)
 

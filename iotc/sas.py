@@ -52,8 +52,12 @@ def device_key(group, credentials, device_id):
             ok = False
     if not ok:
         raise IoTCError("device_id: use 1-128 ASCII letters, digits and - . _ : inside")
-    if group:
+    if group == 1:
         return derive_device_key(credentials, device_id)
+    if group == 3:  # X.509: loaded only for it (names no new module or function here)
+        from iotc import x509
+
+        return x509.device_key(credentials, device_id)
     decode_key(credentials)
     return credentials
 

@@ -17,8 +17,9 @@ def run(client, fresh):
     hub, dev = client._assigned
     host, _, port = hub.partition(":")
     client._log("connecting to {} as {}", hub, dev)
-    password = sas.token("{}/devices/{}".format(hub, dev), client._key,
-                         sas.unix_time() + client.token_ttl)
+    # X.509: no password (the TLS client certificate authenticates; iotc.mqtt sends none)
+    password = "" if isinstance(client._key, tuple) else sas.token(
+        "{}/devices/{}".format(hub, dev), client._key, sas.unix_time() + client.token_ttl)
     user = topics.hub_username(hub, dev, client.model_id)
     client._topic = topics.telemetry_topic(dev, client.content_type,
                                            client.content_encoding).encode()

@@ -77,6 +77,7 @@ class RunningEmulator:
             "IOTC_EMU_SCOPE": i["id_scope"],
             "IOTC_EMU_GROUP_ID": i["group_id"],
             "IOTC_EMU_GROUP_KEY": i["group_key"],
+            "IOTC_EMU_X509_GROUP_ID": i["x509_group_id"],
             "IOTC_EMU_CA": i["ca_der"],
             "IOTC_EMU_CA_PEM": i["ca_pem"],
             "IOTC_EMU_CONTROL": i["control"],

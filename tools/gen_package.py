@@ -40,7 +40,7 @@ Extra = collections.namedtuple("Extra", "name files description requires")
 EXTRAS = (
     Extra("iotc-legacy", ("legacy.py",), "the old iotc SDK's camelCase Device API", ()),
     Extra("iotc-aio", ("aio.py",), "asyncio API: await connect() and sends", ()),
-    # Extra("iotc-x509", ("x509.py",), "X.509 device certificates for DPS and the hub", ()),
+    Extra("iotc-x509", ("x509.py",), "X.509 device certificates for DPS and the hub", ()),
 )
 
 CORE_DESCRIPTION = "Azure IoT Central device client."

@@ -116,6 +116,15 @@ def main(argv=None):
     c = ctl("fault", "arm a fault knob (README: Control API), or `fault clear`")
     c.add_argument("kind")
     c.add_argument("fields", nargs="*", metavar="NAME=VALUE", help="e.g. device=dev1 seconds=5")
+    c = ctl("cert", "issue a device certificate and key (X.509; docs/x509.md)")
+    c.add_argument("device")
+    c.add_argument("--issuer", default="group", choices=("group", "self", "untrusted"),
+                   help="group: the device CA of the X.509 enrollment group (default); self: "
+                   "self-signed, for an individual enrollment (added with --enroll)")
+    c.add_argument("--enroll", action="store_true",
+                   help="with --issuer self: enroll it individually by its thumbprint")
+    c.add_argument("--rsa", action="store_true", help="an RSA 2048 key (default EC P-256)")
+    c.add_argument("--out", default=".", help="folder for DEVICE.crt and DEVICE.key")
     c = ctl("limits", "show Azure's limits as the emulator applies them, or set some")
     c.add_argument("set", nargs="*", metavar="NAME=VALUE")
 
@@ -153,6 +162,19 @@ def main(argv=None):
             else:
                 fields = dict(kv.partition("=")[::2] for kv in a.fields)
                 _show(app.fault(kind=a.kind, **{k: _json_arg(v) for k, v in fields.items()}))
+        elif a.cmd == "cert":
+            doc = app.post("/certs", {"device_id": a.device, "issuer": a.issuer, "rsa": a.rsa})
+            base = os.path.join(a.out, a.device)
+            with open(base + ".crt", "w") as f:
+                f.write(doc["cert"])
+            with open(base + ".key", "w") as f:
+                f.write(doc["key"])
+            os.chmod(base + ".key", 0o600)
+            if a.enroll:
+                app.post("/enrollments", {"kind": "individual", "registration_id": a.device,
+                                          "attestation": "x509", "cert": doc["cert"]})
+            print("wrote {0}.crt and {0}.key (SHA-1 {1}, SHA-256 {2}){3}".format(
+                base, doc["sha1"], doc["sha256"], "; enrolled" if a.enroll else ""))
         elif a.cmd == "limits":
             try:
                 values = dict(parse_assignment(x) for x in a.set)

@@ -218,3 +218,169 @@ def server_context(paths):
     ctx.set_ciphers(CIPHERS)
     ctx.load_cert_chain(paths["cert"], paths["key"])
     return ctx
+
+
+# ---- device certificates (X.509 attestation) ----
+# A second CA, the device CA, signs device certificates: the CA of the emulator's X.509
+# enrollment group (Azure: a CA certificate uploaded and verified in DPS/IoT Central). Device
+# keys are EC P-256 (fast to make; mbedTLS on the unix port and the ESP32 takes them), or RSA
+# 2048 on request (axTLS on the ESP8266 takes only RSA).
+DEVICE_CA_NAME = "iotc emulator device CA"
+DEVICE_DAYS = 365
+
+
+def _load_pair(cert_path, key_path):
+    try:
+        with open(cert_path, "rb") as f:
+            cert = x509.load_pem_x509_certificate(f.read())
+        with open(key_path, "rb") as f:
+            key = serialization.load_pem_private_key(f.read(), password=None)
+    except (OSError, ValueError):
+        return None
+    if cert.not_valid_after_utc - RENEW_BEFORE < _now():
+        return None
+    return cert, key
+
+
+def new_ca(name, key=None):
+    """-> (cert, key): a CA certificate (for the device CA, and for tests' untrusted CAs)."""
+    key = key or _new_key()
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(_now() - datetime.timedelta(days=1))
+        .not_valid_after(_now() + datetime.timedelta(days=CA_DAYS))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
+                       critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return cert, key
+
+
+def ensure_device_ca(state):
+    """The device CA in the state folder (device-ca.pem, device-ca.key), made at first use."""
+    cert_path = os.path.join(state, "device-ca.pem")
+    key_path = os.path.join(state, "device-ca.key")
+    pair = _load_pair(cert_path, key_path)
+    if pair is None:
+        pair = new_ca(DEVICE_CA_NAME)
+        _write(key_path, _key_pem(pair[1]), private=True)
+        _write(cert_path, pair[0].public_bytes(serialization.Encoding.PEM))
+    return pair
+
+
+def issue_device(device_id, ca=None, rsa_key=False, days=DEVICE_DAYS):
+    """-> (cert, key) for a device: CN = device_id, client authentication. ca: (cert, key)
+    of the issuer; None: self-signed (an individual enrollment's certificate)."""
+    if rsa_key:
+        key = _new_key()
+    else:
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, device_id)])
+    issuer_cert, issuer_key = ca if ca else (None, key)
+    b = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer_cert.subject if issuer_cert else subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(_now() - datetime.timedelta(days=1))
+        .not_valid_after(_now() + datetime.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+    )
+    if issuer_cert is not None:
+        b = b.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
+            critical=False)
+    return b.sign(issuer_key, hashes.SHA256()), key
+
+
+def pem(cert=None, key=None):
+    """PEM text of a certificate or of a private key (unencrypted, PKCS#8)."""
+    if cert is not None:
+        return cert.public_bytes(serialization.Encoding.PEM).decode()
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
+
+
+def thumbprints(der):
+    """-> (SHA-1, SHA-256) of a certificate's DER, upper-case hex: the two thumbprints Azure
+    shows for a certificate and takes for an individual enrollment or a device identity."""
+    import hashlib
+
+    return hashlib.sha1(der).hexdigest().upper(), hashlib.sha256(der).hexdigest().upper()
+
+
+def common_name(cert):
+    names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return names[0].value if names else None
+
+
+def check_device(der, ca_certs=(), prints=()):
+    """Check a device certificate as DPS and IoT Hub do -> (cert, how) or raise ValueError with
+    the reason. ca_certs: CAs it may chain to (directly issued: the emulator does not build
+    longer chains); prints: SHA-1/SHA-256 thumbprints (hex) it may match. Validity dates are
+    checked either way."""
+    cert = x509.load_der_x509_certificate(der)
+    now = _now()
+    if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+        raise ValueError("the certificate is not valid now (expired or not yet valid)")
+    want = {p.upper().replace(":", "") for p in prints if p}
+    if want & set(thumbprints(der)):
+        return cert, "thumbprint"
+    for ca in ca_certs:
+        if cert.issuer != ca.subject:
+            continue
+        try:
+            cert.verify_directly_issued_by(ca)
+        except Exception:
+            continue
+        return cert, "ca"
+    if want and not ca_certs:
+        raise ValueError("thumbprint does not match the enrollment")
+    raise ValueError("the certificate does not chain to an enrolled, verified CA")
+
+
+def request_client_certs(ctx):
+    """Make the TLS server ask every client for a certificate (optional) and accept whatever
+    it presents, as DPS and IoT Hub do: the handshake never fails over a client certificate;
+    whether it authenticates the device is decided afterwards (DPS: 401; hub: CONNACK 5).
+    Python's ssl has no verify callback, so OpenSSL's is set through ctypes. -> True when set;
+    False when it could not be (then CERT_OPTIONAL with no CA: a client presenting a
+    certificate fails the handshake, and X.509 cannot be tried against this emulator)."""
+    import ctypes
+    import ssl
+
+    try:
+        import _ssl
+
+        lib = ctypes.CDLL(_ssl.__file__)
+        proto = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.c_void_p)
+        get_mode = lib.SSL_CTX_get_verify_mode
+        get_mode.restype, get_mode.argtypes = ctypes.c_int, [ctypes.c_void_p]
+        set_verify = lib.SSL_CTX_set_verify
+        set_verify.restype, set_verify.argtypes = None, [ctypes.c_void_p, ctypes.c_int, proto]
+        # The SSL_CTX pointer is the first field after the object header (CPython's
+        # PySSLContext); checked by reading the verify mode back through it, twice.
+        ptr = ctypes.c_void_p.from_address(id(ctx) + object.__basicsize__).value
+        ctx.verify_mode = ssl.CERT_OPTIONAL
+        if get_mode(ptr) != 1:
+            return False
+        ctx.verify_mode = ssl.CERT_NONE
+        if get_mode(ptr) != 0:
+            return False
+        accept = proto(lambda ok, store: 1)
+        set_verify(ptr, 1, accept)  # SSL_VERIFY_PEER, without FAIL_IF_NO_PEER_CERT
+        ctx._iotc_accept = accept  # the callback must live as long as the context
+        return ctx.verify_mode == ssl.CERT_OPTIONAL
+    except (OSError, AttributeError, ValueError, TypeError):
+        ctx.verify_mode = ssl.CERT_NONE
+        return False

@@ -14,6 +14,12 @@
   GET  /events?since=N&wait=S         long poll -> {"events": [..], "last": N}  (&device=ID: its only)
   GET  /enrollments; POST /enrollments {"kind": "group", "id", "key"} |
        {"kind": "individual", "registration_id", "key"}; DELETE /enrollments/{kind}/{id}
+       X.509 (docs/x509.md): {"kind": "group", "id", "attestation": "x509", "ca": PEM (default:
+       the device CA)} | {"kind": "individual", "registration_id", "attestation": "x509",
+       "thumbprints": [SHA-1 or SHA-256 hex] or "cert": PEM}
+  POST /certs {"device_id", "issuer": "group" (the device CA, default) | "self" (self-signed)
+       | "untrusted" (a CA no enrollment knows), "rsa": false, "days": 365}
+       -> {"cert": PEM, "key": PEM (unencrypted PKCS#8), "sha1", "sha256", "ca": PEM or null}
   POST /faults {"kind": .., ..}; POST /faults/clear; GET /faults
   GET  /limits; POST /limits {"name": value, ..} -> all limits (limits.py, README: Limits)
 Every answer is JSON with `Connection: close`, so a 20-line raw-socket client can use it. What
@@ -103,6 +109,8 @@ class Control:
                 return 200, [e.public() for e in st.enrollments.values()]
             if meth == "POST":
                 return 201, self.add_enrollment(req.json())
+        if p == ["certs"] and meth == "POST":
+            return 201, self.issue_cert(req.json())
         if p[:1] == ["enrollments"] and len(p) == 3 and meth == "DELETE":
             e = st.enrollments.pop((p[1], p[2]), None)
             if e is None:
@@ -183,10 +191,66 @@ class Control:
             return 200, {"dropped": self.hub.drop(device_id)}
         raise ApiError(404, "no such device API: {} {}".format(meth, req.path))
 
+    def issue_cert(self, obj):
+        from . import certs
+
+        if not isinstance(obj, dict) or not isinstance(obj.get("device_id"), str):
+            raise ApiError(400, "give a device_id")
+        issuer = obj.get("issuer", "group")
+        if issuer == "group":
+            ca = self.emu.device_ca
+        elif issuer == "self":
+            ca = None
+        elif issuer == "untrusted":
+            ca = certs.new_ca("iotc emulator untrusted CA")
+        else:
+            raise ApiError(400, "issuer is group, self or untrusted")
+        days = int(number(obj.get("days"), "days", 365, 1, 3650))
+        cert, key = certs.issue_device(obj["device_id"], ca, bool(obj.get("rsa")), days)
+        sha1, sha256 = certs.thumbprints(cert.public_bytes(certs.serialization.Encoding.DER))
+        self.state.events.add("cert_issued", device=obj["device_id"], issuer=issuer, sha1=sha1)
+        return {"cert": certs.pem(cert), "key": certs.pem(key=key), "sha1": sha1,
+                "sha256": sha256, "ca": certs.pem(ca[0]) if ca else None}
+
+    def add_x509_enrollment(self, obj, kind):
+        from . import certs
+
+        if kind == "group":
+            ident = obj.get("id")
+            ca = self.emu.device_ca[0]
+            if obj.get("ca"):
+                try:
+                    ca = certs.x509.load_pem_x509_certificate(obj["ca"].encode())
+                except (ValueError, AttributeError):
+                    raise ApiError(400, "ca must be a PEM certificate") from None
+            return ident, Enrollment("group", ident, None, ca=ca)
+        if kind != "individual":
+            raise ApiError(400, "kind must be group or individual")
+        ident = obj.get("registration_id") or obj.get("id")
+        prints = obj.get("thumbprints") or []
+        if obj.get("cert"):
+            try:
+                c = certs.x509.load_pem_x509_certificate(obj["cert"].encode())
+            except (ValueError, AttributeError):
+                raise ApiError(400, "cert must be a PEM certificate") from None
+            prints = list(certs.thumbprints(c.public_bytes(certs.serialization.Encoding.DER)))
+        if not prints or not all(isinstance(t, str) for t in prints):
+            raise ApiError(400, "an X.509 individual enrollment needs thumbprints or a cert")
+        return ident, Enrollment("individual", ident, None, registration_id=ident,
+                                 thumbprints=prints)
+
     def add_enrollment(self, obj):
         if not isinstance(obj, dict):
             raise ApiError(400, "enrollment must be a JSON object")
         kind = obj.get("kind", "group")
+        if obj.get("attestation") == "x509":
+            ident, e = self.add_x509_enrollment(obj, kind)
+            if not isinstance(ident, str) or not ident:
+                raise ApiError(400, "enrollment needs an id / registration_id")
+            e.enabled = bool(obj.get("enabled", True))
+            self.state.add_enrollment(e)
+            self.state.events.add("enrollment", kind=kind, id=ident, attestation="x509")
+            return e.public()
         key = obj.get("key") or new_key()
         try:
             base64.b64decode(key, validate=True)

@@ -9,6 +9,11 @@ Authentication (PROTOCOL.md §2): the token's sr must decode to {idScope}/regist
 "registration", and the signature must be made with the device key of an enrollment: the
 individual enrollment of this registration id if there is one, else the key derived from an
 enrollment group's key. No enrollment at all gives 404; a key matching none gives 401.
+
+X.509 (docs/x509.md): a request with no Authorization header is authenticated by the TLS client
+certificate. Its subject CN must be the registration id; the individual enrollment of that id
+(if any) must list its SHA-1 or SHA-256 thumbprint; else it must be issued by the CA of an X.509
+enrollment group. Any failure is 401 (401002), as DPS answers; no certificate and no token, 401.
 """
 
 import json
@@ -65,7 +70,8 @@ class Dps:
         self.registrations = Window(60.0)  # per ID scope: the emulator has one
         self.polls = {}  # registration id -> Window
 
-    def handle(self, op, scope, reg_id, token, body=b"", op_id=None, transport="https"):
+    def handle(self, op, scope, reg_id, token, body=b"", op_id=None, transport="https",
+               cert=None):
         """op: "register", "poll" or "lookup". Never raises for bad input; returns a Reply."""
         st = self.state
         try:
@@ -79,7 +85,10 @@ class Dps:
                 raise DpsError(404, UNKNOWN_SCOPE, "ID scope not found")
             if not _REG_ID.match(reg_id or ""):
                 raise DpsError(400, BAD_REG_ID, "registration id is invalid")
-            enrollment = self.authenticate(scope, reg_id, token)
+            if cert and not token:
+                enrollment = self.authenticate_x509(reg_id, cert)
+            else:
+                enrollment = self.authenticate(scope, reg_id, token)
             self.throttle(op, reg_id)
             if op == "register":
                 return self.register(reg_id, enrollment, body, transport)
@@ -117,6 +126,9 @@ class Dps:
         if tok.skn not in (None, "", "registration"):
             raise DpsError(401, UNAUTHORIZED, "unauthorized: unknown key name")
         e = self.state.individual(reg_id)
+        if e is not None and e.x509:
+            raise DpsError(401, UNAUTHORIZED, "unauthorized: this enrollment takes an X.509 "
+                           "certificate, not a token")
         candidates = [e] if e else self.state.groups()
         if not candidates:
             raise DpsError(404, NO_ENROLLMENT, "no enrollment for this registration")
@@ -124,6 +136,41 @@ class Dps:
             if tok.signed_by(e.device_key(reg_id)):
                 return e
         raise DpsError(401, UNAUTHORIZED, "unauthorized: signature does not match")
+
+    def authenticate_x509(self, reg_id, der):
+        """The TLS client certificate (DER) -> the enrollment it matches, or DpsError 401."""
+        from . import certs
+
+        def refuse(why):
+            return DpsError(401, UNAUTHORIZED, "unauthorized: " + why)
+
+        try:
+            cn = certs.common_name(certs.x509.load_der_x509_certificate(der))
+        except ValueError:
+            raise refuse("the client certificate cannot be read") from None
+        if (cn or "").lower() != reg_id.lower():
+            raise refuse("the certificate's subject CN ({}) is not the registration id "
+                         "({})".format(cn, reg_id))
+        e = self.state.individual(reg_id)
+        if e is not None:
+            if not e.x509:
+                raise refuse("this enrollment takes a symmetric key, not a certificate")
+            try:
+                certs.check_device(der, (), e.thumbprints)
+            except ValueError as err:
+                raise refuse(str(err)) from None
+            return e
+        groups = self.state.groups(x509=True)
+        if not groups and not self.state.groups():
+            raise DpsError(404, NO_ENROLLMENT, "no enrollment for this registration")
+        why = "the certificate does not chain to an enrolled, verified CA"
+        for g in groups:
+            try:
+                certs.check_device(der, (g.ca,))
+                return g
+            except ValueError as err:
+                why = str(err)
+        raise refuse(why)
 
     def register(self, reg_id, enrollment, body, transport):
         st = self.state
@@ -139,6 +186,8 @@ class Dps:
         payload = obj.get("payload", obj.get("data"))
         reg = Registration(reg_id, enrollment, payload, st.hub_name)
         reg.key = enrollment.device_key(reg_id)
+        if enrollment.x509:  # what the hub will check the device's certificate against
+            reg.x509 = ((enrollment.ca,) if enrollment.ca else (), enrollment.thumbprints)
         reg.legacy_data = "data" in obj and "payload" not in obj
         extra = st.faults.dps_assigning
         if st.faults.dps_assigning_count:
@@ -171,6 +220,7 @@ class Dps:
             if dev is None:
                 dev = st.devices[reg.device_id] = Device(reg.device_id, reg.key)
             dev.key = reg.key
+            dev.x509 = reg.x509
             dev.registration = reg
             st.events.add("dps_assigned", device=reg.device_id, hub=reg.hub,
                           payload=reg.payload, model_id=model_id_of(reg.payload))

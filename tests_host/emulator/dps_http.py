@@ -25,6 +25,15 @@ MALFORMED_KINDS = ("truncated", "chunked", "no_headers", "bad_json", "no_status"
 IDLE = 60.0  # seconds a kept connection may wait for its next request (chosen; see README)
 
 
+def _peer_cert(writer):
+    """The client certificate of the TLS connection (DER), or None."""
+    obj = writer.get_extra_info("ssl_object")
+    try:
+        return obj.getpeercert(binary_form=True) if obj is not None else None
+    except ValueError:
+        return None
+
+
 class DpsHttp:
     def __init__(self, state, dps, log):
         self.state, self.dps, self.log = state, dps, log
@@ -59,14 +68,14 @@ class DpsHttp:
             self.log("dps-https {}: bad request: {}".format(peer, e))
             writer.write(httpio.response(e.status, error_body(e.status * 1000, str(e))))
             return False
-        reply = self.route(req)
+        reply = self.route(req, _peer_cert(writer))
         self.log("dps-https {} {} -> {}".format(req.method, req.raw_path, reply.status))
         keep = req.keep_alive() and not self.state.faults.dps_malformed
         writer.write(self.encode(reply, keep))
         await writer.drain()
         return keep
 
-    def route(self, req):
+    def route(self, req, cert=None):
         parts = req.path.strip("/").split("/")
         if len(parts) < 3 or parts[1] != "registrations":
             return Reply(404, error_body(404000, "no such resource"))
@@ -76,11 +85,11 @@ class DpsHttp:
             return Reply(bad.status, error_body(bad.code, str(bad)))
         token = req.header("authorization")
         if req.method == "PUT" and rest == ["register"]:
-            return self.dps.handle("register", scope, reg_id, token, req.body)
+            return self.dps.handle("register", scope, reg_id, token, req.body, cert=cert)
         if req.method == "GET" and len(rest) == 2 and rest[0] == "operations":
-            return self.dps.handle("poll", scope, reg_id, token, op_id=rest[1])
+            return self.dps.handle("poll", scope, reg_id, token, op_id=rest[1], cert=cert)
         if req.method == "POST" and not rest:
-            return self.dps.handle("lookup", scope, reg_id, token, req.body)
+            return self.dps.handle("lookup", scope, reg_id, token, req.body, cert=cert)
         if rest in ([], ["register"]) or (len(rest) == 2 and rest[0] == "operations"):
             return Reply(405, error_body(405000, "method not allowed"))
         return Reply(404, error_body(404000, "no such resource"))

@@ -10,6 +10,11 @@ CONNECT checks, in this order, and the CONNACK code each failure gets:
   unknown hub name or device, token for another resource, expired
   token, wrong signature ............................................. 5 (not authorized)
   a `refuse_connect` fault ........................................... the code it names
+X.509 (docs/x509.md): no password, and a TLS client certificate. The device must have come
+through an X.509 enrollment (or be individually enrolled with thumbprints); the certificate must
+match a thumbprint or be issued by the enrollment group's CA, with CN = device id. Else 5, as
+IoT Hub refuses at CONNECT (its TLS handshake takes any client certificate). No password and
+no certificate: 4, as before.
 Device keys come from DPS registrations (and from individual enrollments for devices that never
 registered). One live connection per device: a new CONNECT drops the old one. The connection is
 closed when the token's `se` passes.
@@ -34,6 +39,14 @@ MAX_SUBSCRIPTIONS = 5
 # (README: Limits); the user name may also have none.
 API_VERSIONS = ("2021-04-12", "2020-09-30", "2019-10-01", "2019-03-30", "2018-06-30",
                 "2017-11-08-preview", "2016-11-14")
+
+
+def _peer_cert(writer):
+    obj = writer.get_extra_info("ssl_object")
+    try:
+        return obj.getpeercert(binary_form=True) if obj is not None else None
+    except ValueError:
+        return None
 
 
 class HubConnection(MqttConnection):
@@ -73,10 +86,13 @@ class HubConnection(MqttConnection):
         version = params.get("api-version")
         if version is not None and version not in API_VERSIONS:
             return self._refuse(m.BAD_PROTOCOL, "unsupported api-version " + version, device_id)
-        try:
-            tok = sas.Token((c.password or b"").decode("utf-8"))
-        except (UnicodeDecodeError, sas.SasError) as e:
-            return self._refuse(m.BAD_USER_PASS, "password: {}".format(e), device_id)
+        der = None if c.password else _peer_cert(self.writer)
+        tok = None
+        if der is None:
+            try:
+                tok = sas.Token((c.password or b"").decode("utf-8"))
+            except (UnicodeDecodeError, sas.SasError) as e:
+                return self._refuse(m.BAD_USER_PASS, "password: {}".format(e), device_id)
         if hub_name.lower() not in st.hub_aliases:
             return self._refuse(m.NOT_AUTHORIZED, "unknown hub " + hub_name, device_id)
         refuse = st.faults.refuse.get(device_id)
@@ -88,13 +104,20 @@ class HubConnection(MqttConnection):
         dev = st.device_for_hub(device_id)
         if dev is None:
             return self._refuse(m.NOT_AUTHORIZED, "device not registered", device_id)
-        try:
-            tok.check_resource(lambda r: self._resource_ok(r, device_id))
-            tok.check_expiry()
-            if not tok.signed_by(dev.key):
-                raise sas.SasError("signature", "signature does not match the device key")
-        except sas.SasError as e:
-            return self._refuse(m.NOT_AUTHORIZED, "token: {}".format(e), device_id)
+        if der is not None:
+            why = self._check_x509(dev, der)
+            if why:
+                return self._refuse(m.NOT_AUTHORIZED, "certificate: " + why, device_id)
+        else:
+            try:
+                tok.check_resource(lambda r: self._resource_ok(r, device_id))
+                tok.check_expiry()
+                if dev.key is None:
+                    raise sas.SasError("signature", "the device authenticates with X.509")
+                if not tok.signed_by(dev.key):
+                    raise sas.SasError("signature", "signature does not match the device key")
+            except sas.SasError as e:
+                return self._refuse(m.NOT_AUTHORIZED, "token: {}".format(e), device_id)
 
         relay = getattr(self.writer, "relay", None)  # counting this connection's bytes
         if relay and device_id in st.faults.cut_device:
@@ -120,15 +143,33 @@ class HubConnection(MqttConnection):
         dev.model_id = params.get("model-id") or None
         if c.will_topic is not None:
             self.will = (c.will_topic, c.will_message, c.will_qos, c.will_retain)
-        delay = max(0.0, tok.expiry - time.time())
-        self._expiry = asyncio.get_running_loop().call_later(
-            delay, self.close, "SAS token expired (se passed)")
+        if tok is not None:
+            delay = max(0.0, tok.expiry - time.time())
+            self._expiry = asyncio.get_running_loop().call_later(
+                delay, self.close, "SAS token expired (se passed)")
         st.events.add("connected", device=device_id, model_id=dev.model_id,
                       api_version=params.get("api-version"), clean_session=c.clean_session,
-                      keepalive=c.keepalive, session_present=present, connects=dev.connects)
+                      keepalive=c.keepalive, session_present=present, connects=dev.connects,
+                      auth="x509" if der is not None else "sas")
         self.log("hub {}: connected (keepalive {} s, clean={}, model-id={})".format(
             device_id, c.keepalive, int(c.clean_session), dev.model_id))
         return m.ACCEPTED, present
+
+    def _check_x509(self, dev, der):
+        """-> None when the certificate authenticates the device, else why not."""
+        from . import certs
+
+        if dev.x509 is None:
+            return "the device authenticates with a SAS token, not a certificate"
+        cas, prints = dev.x509
+        try:
+            cert, _ = certs.check_device(der, cas, prints)
+        except ValueError as e:
+            return str(e)
+        cn = certs.common_name(cert)
+        if cn != dev.id:
+            return "subject CN {} is not the device id {}".format(cn, dev.id)
+        return None
 
     def _resource_ok(self, resource, device_id):
         host, sep, dev = resource.partition("/devices/")

@@ -19,7 +19,7 @@ from .dps_http import DpsHttp
 from .dps_mqtt import DpsMqtt
 from .hub import Hub
 from .limits import Limits
-from .state import State, load_or_create_group_key
+from .state import Enrollment, State, load_or_create_group_key
 
 DEFAULT_STATE = os.path.join(os.path.dirname(os.path.abspath(__file__)), ".state")
 TLS_HANDSHAKE_TIMEOUT = 10.0
@@ -59,6 +59,7 @@ class Config:
     retry_after = 1
     id_scope = "0ne0000EMU"
     group_id = "SAS-IoT-Devices"
+    x509_group_id = "X509-IoT-Devices"  # the X.509 enrollment group, CA = the device CA
     verbose = True
     limits = {}  # name -> value, over limits.DEFAULTS
 
@@ -233,6 +234,15 @@ class Emulator:
             self.log("certificates: issued {} in {}".format(" and ".join(paths["issued"]),
                                                            cfg.state_dir))
         self.tls = certs.server_context(paths)
+        # X.509 attestation: the TLS services ask for a client certificate (never requiring
+        # one) and an enrollment group trusts the device CA (docs/x509.md).
+        self.client_certs = certs.request_client_certs(self.tls)
+        if not self.client_certs:
+            self.log("tls: cannot take client certificates here; X.509 devices will fail")
+        self.device_ca = certs.ensure_device_ca(cfg.state_dir)
+        device_ca_pem = os.path.abspath(os.path.join(cfg.state_dir, "device-ca.pem"))
+        self.state.add_enrollment(Enrollment("group", cfg.x509_group_id, None,
+                                             ca=self.device_ca[0]))
         hub_name = public if hub_port == 8883 else "{}:{}".format(public, hub_port)
         self.state.hub_name = hub_name
         self.state.hub_aliases = {hub_name.lower(), public.lower(),
@@ -258,6 +268,8 @@ class Emulator:
             "id_scope": cfg.id_scope,
             "group_id": cfg.group_id,
             "group_key": group_key,
+            "x509_group_id": cfg.x509_group_id,
+            "device_ca_pem": device_ca_pem,
             "retry_after": cfg.retry_after,
             "limits": self.limits.public(),
             "pid": os.getpid(),
@@ -316,6 +328,8 @@ class Emulator:
             "  ID scope         {}".format(i["id_scope"]),
             "  Group enrollment {}".format(i["group_id"]),
             "  Group key        {}   (the emulator's own test key)".format(i["group_key"]),
+            "  X.509 group      {}   (CA {}; device certificates: `cert DEVICE_ID`)".format(
+                i["x509_group_id"], i["device_ca_pem"]),
             "  Trust this CA    {}".format(i["ca_pem"]),
             "                   {}   (DER, for a board)".format(i["ca_der"]),
             "Ctrl-C stops it.",

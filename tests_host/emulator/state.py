@@ -29,20 +29,37 @@ def new_key():
 
 
 class Enrollment:
-    def __init__(self, kind, ident, key, registration_id=None, enabled=True):
+    def __init__(self, kind, ident, key, registration_id=None, enabled=True, ca=None,
+                 thumbprints=()):
         self.kind = kind  # "group" or "individual"
         self.id = ident  # group id, or the registration id of an individual enrollment
-        self.key = key
+        self.key = key  # symmetric key attestation; None for X.509
         self.registration_id = registration_id
         self.enabled = enabled
+        # X.509 attestation: a group's CA certificate (cryptography object), an individual
+        # enrollment's certificate thumbprints (SHA-1 or SHA-256 hex)
+        self.ca = ca
+        self.thumbprints = tuple(t.upper().replace(":", "") for t in thumbprints)
+
+    @property
+    def x509(self):
+        return self.key is None
 
     def device_key(self, registration_id):
+        if self.key is None:
+            return None
         if self.kind == "group":
             return sas.derive_device_key(self.key, registration_id)
         return self.key
 
     def public(self):
-        return {"kind": self.kind, "id": self.id, "enabled": self.enabled}
+        out = {"kind": self.kind, "id": self.id, "enabled": self.enabled,
+               "attestation": "x509" if self.x509 else "symmetricKey"}
+        if self.ca is not None:
+            out["ca"] = self.ca.subject.rfc4514_string()
+        if self.thumbprints:
+            out["thumbprints"] = list(self.thumbprints)
+        return out
 
 
 class Registration:
@@ -61,6 +78,7 @@ class Registration:
         self.substatus = "initialAssignment"
         self.etag = '"{}"'.format(uuid.uuid4())
         self.key = None
+        self.x509 = None  # X.509: (CA certificates, thumbprints) the hub checks at CONNECT
         self.legacy_data = False  # the payload came under the legacy key "data"
 
     def state(self):
@@ -77,8 +95,12 @@ class Registration:
                 "lastUpdatedDateTimeUtc": utc_iso(self.updated),
                 "etag": self.etag,
             })
-            if self.enrollment.kind == "group":
-                st["symmetricKey"] = {"enrollmentGroupId": self.enrollment.id}
+            e = self.enrollment
+            if e.x509:
+                st["x509"] = ({"enrollmentGroupId": e.id} if e.kind == "group"
+                              else {"enrollmentId": e.id})
+            elif e.kind == "group":
+                st["symmetricKey"] = {"enrollmentGroupId": e.id}
         return st
 
 
@@ -92,7 +114,8 @@ class Operation:
 class Device:
     def __init__(self, device_id, key):
         self.id = device_id
-        self.key = key
+        self.key = key  # None: X.509 (self.x509)
+        self.x509 = None  # (CA certificates, thumbprints) its certificate must match
         self.model_id = None  # from the hub user name (model-id=)
         self.registration = None
         self.desired = {}
@@ -292,8 +315,9 @@ class State:
         self.enrollments[(e.kind, e.id)] = e
         return e
 
-    def groups(self):
-        return [e for e in self.enrollments.values() if e.kind == "group" and e.enabled]
+    def groups(self, x509=False):
+        return [e for e in self.enrollments.values()
+                if e.kind == "group" and e.enabled and e.x509 == x509]
 
     def individual(self, registration_id):
         e = self.enrollments.get(("individual", registration_id))
@@ -306,6 +330,8 @@ class State:
             e = self.individual(device_id)
             if e is not None:
                 dev = self.devices[device_id] = Device(device_id, e.key)
+                if e.x509:
+                    dev.x509 = ((), e.thumbprints)
         return dev
 
     def internal_error(self, where, exc):
