@@ -173,14 +173,22 @@ class IoTCClient:
             link.publish(topic, payload)
             self._emit(5, "telemetry", 0)
         except OSError as e:
-            # Kept and sent after the reconnect, so nothing is lost to a dropped link.
-            if len(self._queue) >= _MAX_QUEUED:
-                raise IoTCError("offline and the send queue is full")
+            # Kept and sent after the reconnect, so nothing is lost to a dropped link. Full: the
+            # oldest QoS 0 message (at most once) makes room, so a loop that sends through a
+            # long outage goes on; a QoS 1 message is never dropped.
+            queue = self._queue
+            if len(queue) >= _MAX_QUEUED:
+                for item in queue:
+                    if not item[2]:
+                        queue.remove(item)
+                        break
+                else:
+                    raise IoTCError("offline and the send queue is full")
             if not isinstance(payload, (bytes, str)):
                 import json
 
                 payload = json.dumps(payload)
-            self._queue.append((topic, payload, qos))
+            queue.append((topic, payload, qos))
             if link is not None:
                 self._lost(e)
         return 0

@@ -306,6 +306,34 @@ def test_reported_properties_bounded_while_offline():
     c.disconnect()
 
 
+def test_qos0_telemetry_offline_keeps_the_newest_and_never_raises():
+    # A loop that sends through a long outage (micropython-iotc's `while is_connected():`)
+    # goes on: past 32 queued, the oldest QoS 0 message makes room. QoS 1 is never dropped.
+    c = client("az-tq0")
+    c.connect()
+    c.disconnect()
+    for i in range(40):
+        c.send_telemetry({"n": i})
+    eq(len(c._queue), 32)
+    c.connect()
+    wait(lambda: len(telemetry("az-tq0")) >= 32, c, what="the 32 kept")
+    eq([json.loads(m["body"])["n"] for m in telemetry("az-tq0")], list(range(8, 40)))
+    c.disconnect()
+    c1 = client("az-tq1", qos=1)
+    c1.connect()
+    c1.disconnect()
+    for i in range(32):
+        c1.send_telemetry({"n": i})
+    try:
+        c1.send_telemetry({"n": 32})
+    except IoTCError as e:
+        if "offline and the send queue is full" not in str(e):
+            raise
+    else:
+        raise AssertionError("a 33rd QoS 1 message was accepted (one would be lost)")
+    eq(len(c1._queue), 32)
+
+
 def test_throttled_reported_patch_is_sent_again_without_waiting_for_a_drop():
     # The hub answers a reported patch 429 (twin updates throttled): the client sends it again
     # by a new session 0.3 x RETRY_MAX_MS later (30 s by default), in order with the rest.
