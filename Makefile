@@ -69,6 +69,17 @@ $(IOTC_PY_DIR)/README.md: tools/fetch_sdist.py | $(VENV)/.installed
 
 test: $(IOTC_PY_DIR)/README.md
 
+# Developer check, not in CI (GitHub only): the older clients' GitHub samples as they are but
+# for credentials, endpoint and CA (micropython-iotc's samples/main.py, the Python client's
+# samples/py3.py); give the folders of clones (either or both):
+#   make test-github-samples MPIOTC_SAMPLES=~/iotc-micropython-client/samples \
+#        IOTC_PY_SAMPLES=~/iotc-python-client/samples
+MPIOTC_SAMPLES ?=
+.PHONY: test-github-samples
+test-github-samples: deps
+	MPIOTC_SAMPLES=$(MPIOTC_SAMPLES) IOTC_PY_SAMPLES=$(IOTC_PY_SAMPLES) $(PY) -m pytest -rs \
+		tests_host/test_dropin_mpiotc.py tests_host/test_dropin_aio.py -k github
+
 # Developer check, not in CI (GitHub only): the Python client's async sample samples/py3.py,
 #   make test-aio-sample IOTC_PY_SAMPLES=~/iotc-python-client/samples
 IOTC_PY_SAMPLES ?=
