@@ -174,16 +174,13 @@ class IoTCClient:
             self._emit(5, "telemetry", 0)
         except OSError as e:
             # Kept and sent after the reconnect, so nothing is lost to a dropped link. Full: the
-            # oldest QoS 0 message (at most once) makes room, so a loop that sends through a
-            # long outage goes on; a QoS 1 message is never dropped.
+            # oldest message makes room when both are QoS 0 (at most once), so a loop that
+            # sends through a long outage goes on; a QoS 1 message is never dropped.
             queue = self._queue
             if len(queue) >= _MAX_QUEUED:
-                for item in queue:
-                    if not item[2]:
-                        queue.remove(item)
-                        break
-                else:
+                if qos or queue[0][2]:
                     raise IoTCError("offline and the send queue is full")
+                queue.pop(0)
             if not isinstance(payload, (bytes, str)):
                 import json
 
