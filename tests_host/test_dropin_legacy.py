@@ -18,6 +18,7 @@ import uuid
 import pytest
 
 import harness
+from test_samples import ack_of
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -109,18 +110,6 @@ def wait_subscribed(emulator, device_id, since, proc):
         raise AssertionError("device never connected:\n" + proc.communicate()[0])
 
 
-def wait_ack(emulator, device_id, name, version, since):
-    def match(e):
-        if e["type"] != "reported" or e.get("device") != device_id:
-            return False
-        v = e["patch"].get(name)
-        return isinstance(v, dict) and v.get("av") == version
-
-    e = emulator.app.wait_event(match, since=since, timeout=15)
-    assert e is not None, "no acknowledgement of {} (desired $version {})".format(name, version)
-    return e["patch"][name]
-
-
 def test_readme_sample_app(emulator, tmp_path):
     dev = new_id("legacy-sample")
     stop = str(tmp_path / "stop")
@@ -132,7 +121,7 @@ def test_readme_sample_app(emulator, tmp_path):
         wait_subscribed(emulator, dev, since, proc)
         # A writable property: acknowledged as completed (the sample sets no response).
         version = emulator.app.set_desired(dev, {"fanSpeed": 3})
-        ack = wait_ack(emulator, dev, "fanSpeed", version, since)
+        ack = ack_of(emulator, dev, "fanSpeed", version, since)
         assert ack["value"] == 3 and ack["ac"] == 200 and ack["ad"] == "completed", ack
         # A command: the sample sets no response, so 200 and {} (the old SDK's default).
         res = emulator.app.invoke(dev, "reboot", {"delay": 1}, timeout=15)
@@ -241,7 +230,7 @@ def test_every_method(emulator, tmp_path):
     try:
         wait_subscribed(emulator, dev, since, proc)
         version = emulator.app.set_desired(dev, {"fanSpeed": 5})
-        ack = wait_ack(emulator, dev, "fanSpeed", version, since)
+        ack = ack_of(emulator, dev, "fanSpeed", version, since)
         res = emulator.app.invoke(dev, "calibrate", {"level": 2}, timeout=15)
     finally:
         out = finish(proc, timeout=60)

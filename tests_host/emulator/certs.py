@@ -384,3 +384,12 @@ def request_client_certs(ctx):
     except (OSError, AttributeError, ValueError, TypeError):
         ctx.verify_mode = ssl.CERT_NONE
         return False
+
+
+def peer_cert(writer):
+    """The client certificate (DER) of an asyncio TLS connection, or None."""
+    obj = writer.get_extra_info("ssl_object")
+    try:
+        return obj.getpeercert(binary_form=True) if obj is not None else None
+    except ValueError:
+        return None

@@ -17,21 +17,13 @@ one. The `dps_malformed` fault breaks the next answer on purpose (and closes aft
 
 import asyncio
 
-from . import httpio
+from . import certs, httpio
 from .dps import MAX_BODY, Reply, api_version_error
 from .errors import error_body
 
 MALFORMED_KINDS = ("truncated", "chunked", "no_headers", "bad_json", "no_status")
 IDLE = 60.0  # seconds a kept connection may wait for its next request (chosen; see README)
 
-
-def _peer_cert(writer):
-    """The client certificate of the TLS connection (DER), or None."""
-    obj = writer.get_extra_info("ssl_object")
-    try:
-        return obj.getpeercert(binary_form=True) if obj is not None else None
-    except ValueError:
-        return None
 
 
 class DpsHttp:
@@ -68,7 +60,7 @@ class DpsHttp:
             self.log("dps-https {}: bad request: {}".format(peer, e))
             writer.write(httpio.response(e.status, error_body(e.status * 1000, str(e))))
             return False
-        reply = self.route(req, _peer_cert(writer))
+        reply = self.route(req, certs.peer_cert(writer))
         self.log("dps-https {} {} -> {}".format(req.method, req.raw_path, reply.status))
         keep = req.keep_alive() and not self.state.faults.dps_malformed
         writer.write(self.encode(reply, keep))

@@ -26,7 +26,7 @@ import time
 from urllib.parse import quote
 
 from . import mqttcodec as m
-from . import sas
+from . import certs, sas
 from .errors import error_body
 from .hubtopics import (METHODS, STREAMS, TWIN_DESIRED, TWIN_RES, c2d_filter,
                         duplicate_system_property, parse_bag, parse_username, topic_query)
@@ -40,13 +40,6 @@ MAX_SUBSCRIPTIONS = 5
 API_VERSIONS = ("2021-04-12", "2020-09-30", "2019-10-01", "2019-03-30", "2018-06-30",
                 "2017-11-08-preview", "2016-11-14")
 
-
-def _peer_cert(writer):
-    obj = writer.get_extra_info("ssl_object")
-    try:
-        return obj.getpeercert(binary_form=True) if obj is not None else None
-    except ValueError:
-        return None
 
 
 class HubConnection(MqttConnection):
@@ -86,7 +79,7 @@ class HubConnection(MqttConnection):
         version = params.get("api-version")
         if version is not None and version not in API_VERSIONS:
             return self._refuse(m.BAD_PROTOCOL, "unsupported api-version " + version, device_id)
-        der = None if c.password else _peer_cert(self.writer)
+        der = None if c.password else certs.peer_cert(self.writer)
         tok = None
         if der is None:
             try:
@@ -157,8 +150,6 @@ class HubConnection(MqttConnection):
 
     def _check_x509(self, dev, der):
         """-> None when the certificate authenticates the device, else why not."""
-        from . import certs
-
         if dev.x509 is None:
             return "the device authenticates with a SAS token, not a certificate"
         cas, prints = dev.x509
