@@ -3,9 +3,9 @@
 # with a clear error rather than connect unverified. Older firmware generations run for real
 # in `make fwcheck`; the stand-ins below pin down what each needs under any firmware.
 import os
-import sys
 
 from iotc import IoTCError
+from standin import with_tls
 
 
 class AxtlsStandIn:
@@ -64,19 +64,6 @@ def _refuses(fn):
     raise AssertionError("no clear refusal")
 
 
-def _with_ssl(stand_in, fn):
-    # The stand-in answers both names the library may import: `tls` (1.23+) and `ssl`.
-    real = {name: sys.modules.get(name) for name in ("tls", "ssl")}
-    for name in real:
-        sys.modules[name] = stand_in
-    try:
-        fn()
-    finally:
-        for name, mod in real.items():
-            if mod is None:
-                del sys.modules[name]
-            else:
-                sys.modules[name] = mod
 
 
 def test_firmware_without_sslcontext_refuses_to_verify():
@@ -94,13 +81,13 @@ def test_firmware_without_sslcontext_refuses_to_verify():
         if c._tls != [None, {}]:  # the legacy wrap, without a TLS socket made beforehand
             raise AssertionError(c._tls)
 
-    _with_ssl(AxtlsStandIn(), check)
+    with_tls(AxtlsStandIn(), check)
 
 
 def test_context_that_cannot_require_verification_refuses():
     from iotc import tls
 
-    _with_ssl(AxtlsContextStandIn(), lambda: _refuses(lambda: tls.context(None, True)))
+    with_tls(AxtlsContextStandIn(), lambda: _refuses(lambda: tls.context(None, True)))
 
 
 def test_azure_roots_are_the_default_anchors():
@@ -131,7 +118,7 @@ def test_firmware_whose_context_takes_no_ca_verifies_with_the_legacy_wrap():
         if isinstance(tls.context(None, False), list):  # verify=False: the context serves
             raise AssertionError("expected a context")
 
-    _with_ssl(ContextWithoutCAsStandIn, check)
+    with_tls(ContextWithoutCAsStandIn, check)
 
 
 def test_untrusted_names_the_cause_when_an_ip_address_meets_an_old_mbedtls():
@@ -139,7 +126,7 @@ def test_untrusted_names_the_cause_when_an_ip_address_meets_an_old_mbedtls():
 
     def message(version, host, e):
         out = []
-        _with_ssl(MbedtlsVersionStandIn(version), lambda: out.append(str(tls.untrusted(host, e))))
+        with_tls(MbedtlsVersionStandIn(version), lambda: out.append(str(tls.untrusted(host, e))))
         return out[0]
 
     # Before 1.22 a certificate that does not verify is an OSError, and only its text is shown.

@@ -6,11 +6,11 @@
 # firmware whose TLS cannot present a client certificate (a stand-in `tls` module).
 import json
 import os
-import sys
 
 import emuctl
 from iotc import AuthError, IoTCClient, IoTCConnectType, IoTCError
 from libutil import Recorder, device, eq, telemetry, wait
+from standin import with_tls
 
 X509 = IoTCConnectType.X509_CERT
 TMP = os.getenv("TMPDIR") or "/tmp"
@@ -194,25 +194,13 @@ class LegacyWrapStandIn:
             pass
 
 
-def _with_tls(stand_in, fn):
-    real = {name: sys.modules.get(name) for name in ("tls", "ssl")}
-    try:
-        for name in real:
-            sys.modules[name] = stand_in
-        return fn()
-    finally:
-        for name, mod in real.items():
-            if mod is None:
-                del sys.modules[name]
-            else:
-                sys.modules[name] = mod
 
 
 def test_firmware_that_cannot_present_a_client_certificate_says_so():
     crt, key, _ = _files("x509-notls")
     c = _client("x509-notls", {"cert_file": crt, "key_file": key})
     try:
-        _with_tls(NoClientCertStandIn, c.connect)
+        with_tls(NoClientCertStandIn, c.connect)
     except IoTCError as e:
         if "cannot present a client certificate" not in str(e) or "load_cert_chain" not in str(e):
             raise AssertionError(e)
@@ -235,7 +223,7 @@ def test_legacy_wrap_gets_the_certificate_and_key_as_der():
         x509.run(c)
         return c._tls
 
-    t = _with_tls(LegacyWrapStandIn, trust)
+    t = with_tls(LegacyWrapStandIn, trust)
     eq(isinstance(t, list), True)
     eq(t[1]["cert"][:1], b"\x30")  # DER: a SEQUENCE
     eq(t[1]["key"][:1], b"\x30")
