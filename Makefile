@@ -140,12 +140,32 @@ mpy: deps
 
 # Custom firmware with iotc frozen in: needs a MicroPython clone and the board's toolchain.
 #   make firmware BOARD=ESP32_GENERIC MICROPY_DIR=~/micropython     (ESP-IDF 5.x: . export.sh)
-#   make firmware BOARD=ESP8266_GENERIC MICROPY_DIR=~/micropython   (xtensa-lx106-elf on PATH)
+#   make firmware BOARD=ESP8266_GENERIC MICROPY_DIR=~/micropython   (xtensa-lx106-elf-gcc on PATH)
+# For the ESP8266, Debian's compiler (gcc-xtensa-lx106) with the NONOS SDK and esp-open-lwip
+# that boards/ESP8266_GENERIC/toolchain.mk fetches and prepares (ESP_NONOS_SDK=, ESP_OPEN_LWIP=
+# name local clones), or esp-open-sdk's. After an ESP8266 build the size table is printed
+# (tools/fwsize.py): irom0, IRAM, DRAM used and left, the GC heap. BOARD_VARIANT=FLASH_1M etc.
+# selects one of the port's variants (docs/esp8266.md: what fits).
 BOARD ?= ESP32_GENERIC
+BOARD_VARIANT ?=
 MICROPY_DIR ?=
 # Empty: build. `deploy` flashes (PORT=/dev/ttyUSB0 passes through to the port's make).
 FIRMWARE_GOAL ?=
 FW_PORT = $(if $(filter ESP8266_%,$(BOARD)),esp8266,$(if $(filter ESP32%,$(BOARD)),esp32,))
+FW_BUILD = $(MICROPY_DIR)/ports/$(FW_PORT)/build-$(BOARD)$(if $(BOARD_VARIANT),-$(BOARD_VARIANT))
+# The submodules the ESP8266 port builds with: already checked out (a clone made offline, or by
+# hand), `make submodules` is not run (it would fetch from GitHub).
+FW_SUBMODULES_esp8266 := lib/axtls lib/berkeley-db-1.xx lib/micropython-lib
+
+include boards/ESP8266_GENERIC/toolchain.mk
+
+# esp-open-sdk's compiler has the SDK in its sysroot (used as it is); Debian's has not.
+FW_SDK_IN_SYSROOT = $(wildcard $(shell xtensa-lx106-elf-gcc -print-sysroot 2>/dev/null)/usr/lib/libmain.a)
+FW_DEBIAN_XTENSA = $(if $(filter esp8266,$(FW_PORT)),$(if $(FW_SDK_IN_SYSROOT),,yes))
+FW_NEED_ESPTOOL = $(if $(filter esp8266,$(FW_PORT)),$(if $(shell command -v esptool || command -v esptool.py),,yes))
+FW_PORT_ARGS = $(if $(BOARD_VARIANT),BOARD_VARIANT=$(BOARD_VARIANT)) \
+	$(if $(FW_DEBIAN_XTENSA),ESP_SDK=$(ESP8266_SYSROOT) CFLAGS_EXTRA="$(ESP8266_CFLAGS)") \
+	$(if $(FW_NEED_ESPTOOL),ESPTOOL="env PYTHONPATH=$(abspath $(ESPTOOL_DIR)) $(abspath $(PY)) -m esptool")
 
 firmware:
 	@if [ ! -f boards/$(BOARD)/manifest.py ]; then \
@@ -160,14 +180,33 @@ firmware:
 		echo "make firmware: ESP-IDF not found (no idf.py on PATH). Install the ESP-IDF version named in"; \
 		echo "  $(MICROPY_DIR)/ports/esp32/README.md, then run: . <esp-idf>/export.sh"; exit 2; fi
 	@if [ "$(FW_PORT)" = esp8266 ] && ! command -v xtensa-lx106-elf-gcc >/dev/null 2>&1; then \
-		echo "make firmware: the esp-open-sdk toolchain is not on PATH (no xtensa-lx106-elf-gcc)."; \
-		echo "  See $(MICROPY_DIR)/ports/esp8266/README.md (standalone toolchain or Docker image)"; exit 2; fi
+		echo "make firmware: the ESP8266 cross compiler is not on PATH (no xtensa-lx106-elf-gcc). On Debian or Ubuntu:"; \
+		echo "  apt-get install gcc-xtensa-lx106 binutils-xtensa-lx106 picolibc-xtensa-lx106-elf"; \
+		echo "  (or esp-open-sdk's toolchain: $(MICROPY_DIR)/ports/esp8266/README.md)"; exit 2; fi
 	$(MAKE) -C $(MICROPY_DIR)/mpy-cross
-	$(MAKE) -C $(MICROPY_DIR)/ports/$(FW_PORT) BOARD=$(BOARD) submodules
-	$(MAKE) -C $(MICROPY_DIR)/ports/$(FW_PORT) BOARD=$(BOARD) \
-		FROZEN_MANIFEST=$(abspath boards/$(BOARD)/manifest.py) $(FIRMWARE_GOAL)
-	@echo "firmware in $(MICROPY_DIR)/ports/$(FW_PORT)/build-$(BOARD)/; flash it with the same manifest:"
-	@echo "  make firmware BOARD=$(BOARD) MICROPY_DIR=$(MICROPY_DIR) FIRMWARE_GOAL=deploy PORT=/dev/ttyUSB0"
+	@missing=; for d in $(FW_SUBMODULES_$(FW_PORT)); do \
+		[ -n "$$(ls -A $(MICROPY_DIR)/$$d 2>/dev/null)" ] || missing=yes; done; \
+	if [ -z "$(FW_SUBMODULES_$(FW_PORT))" ] || [ -n "$$missing" ]; then \
+		echo "$(MAKE) -C $(MICROPY_DIR)/ports/$(FW_PORT) BOARD=$(BOARD) submodules"; \
+		$(MAKE) -C $(MICROPY_DIR)/ports/$(FW_PORT) BOARD=$(BOARD) submodules || exit 1; \
+	else echo "submodules already checked out: $(FW_SUBMODULES_$(FW_PORT))"; fi
+	$(if $(FW_DEBIAN_XTENSA),$(MAKE) --no-print-directory esp8266-sdk)
+	$(if $(FW_NEED_ESPTOOL),$(MAKE) --no-print-directory $(ESPTOOL_DIR)/.installed)
+	@rm -f build/firmware.rc; mkdir -p build; \
+	{ $(MAKE) -C $(MICROPY_DIR)/ports/$(FW_PORT) BOARD=$(BOARD) \
+		FROZEN_MANIFEST=$(abspath boards/$(BOARD)/manifest.py) $(FW_PORT_ARGS) $(FIRMWARE_GOAL) 2>&1; \
+		echo $$? > build/firmware.rc; } | tee build/firmware-$(BOARD).log; \
+	rc=$$(cat build/firmware.rc); if [ "$$rc" != 0 ]; then \
+		over=$$(grep -o "region .irom0_0_seg. overflowed by [0-9]* bytes" build/firmware-$(BOARD).log | head -1); \
+		if [ -n "$$over" ]; then echo "make firmware: the firmware does not fit $(BOARD)$(if $(BOARD_VARIANT), $(BOARD_VARIANT)): $$over"; \
+			echo "  (the frozen modules are in flash, irom0: a 2 MiB board, or fewer modules in boards/$(BOARD)/manifest.py)"; fi; \
+		exit $$rc; fi
+	@if [ "$(FW_PORT)" = esp8266 ] && [ -f $(FW_BUILD)/firmware.elf ]; then \
+		python3 tools/fwsize.py $(FW_BUILD) || exit 1; \
+	elif [ "$(FW_PORT)" = esp8266 ] && [ -z "$(FIRMWARE_GOAL)" ]; then \
+		echo "make firmware: no $(FW_BUILD)/firmware.elf after the build"; exit 1; fi
+	@echo "firmware in $(FW_BUILD)/; flash it with the same manifest:"
+	@echo "  make firmware BOARD=$(BOARD) MICROPY_DIR=$(MICROPY_DIR)$(if $(BOARD_VARIANT), BOARD_VARIANT=$(BOARD_VARIANT)) FIRMWARE_GOAL=deploy PORT=/dev/ttyUSB0"
 
 # The round trip on this machine: emulator + the unix-port sample as a device, watched from
 # the application side. Stops by itself in about 30 s.

@@ -10,6 +10,7 @@ tools/manifestfile.py is run on them as well.
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -357,18 +358,39 @@ def test_ship_firmware_without_micropython_dir_says_why():
     assert "MICROPY_DIR is not set" in p.stdout + p.stderr
 
 
+def _path_without(tmp_path, *prefixes):
+    """A PATH holding every command of this one but those whose names start with a prefix:
+    a machine without that toolchain, whatever this one has installed."""
+    bindir = tmp_path / "path-without"
+    bindir.mkdir()
+    for d in os.environ["PATH"].split(os.pathsep):
+        if not os.path.isdir(d):
+            continue
+        for name in sorted(os.listdir(d)):
+            target = os.path.join(d, name)
+            if (name.startswith(prefixes) or (bindir / name).exists()
+                    or not (os.path.isfile(target) and os.access(target, os.X_OK))):
+                continue
+            (bindir / name).symlink_to(target)
+    return str(bindir)
+
+
 def test_ship_firmware_without_toolchain_says_why(tmp_path):
     for port in ("esp32", "esp8266"):
         (tmp_path / "ports" / port).mkdir(parents=True)
         (tmp_path / "ports" / port / "Makefile").write_text("all:\n\tfalse\n")
-    env_path = "/usr/bin:/bin"  # no idf.py, no xtensa-lx106-elf-gcc
+    env_path = _path_without(tmp_path, "idf.py", "xtensa-lx106-elf-")
+    assert shutil.which("make", path=env_path) and not shutil.which("idf.py", path=env_path)
+    assert not shutil.which("xtensa-lx106-elf-gcc", path=env_path)
     for board, needle in (("ESP32_GENERIC", "ESP-IDF not found"),
-                          ("ESP8266_GENERIC", "esp-open-sdk toolchain is not on PATH")):
+                          ("ESP8266_GENERIC", "cross compiler is not on PATH (no xtensa-lx106-elf-gcc)")):
         p = subprocess.run(["make", "--no-print-directory", "-C", ROOT, "firmware",
                             "BOARD=" + board, "MICROPY_DIR=" + str(tmp_path)],
                            capture_output=True, text=True, timeout=60,
                            env=dict(os.environ, PATH=env_path))
         assert p.returncode != 0 and needle in p.stdout + p.stderr, p.stdout + p.stderr
+        if board == "ESP8266_GENERIC":  # and what to install
+            assert "apt-get install gcc-xtensa-lx106 binutils-xtensa-lx106" in p.stdout
     p = _make("firmware", "BOARD=NO_SUCH_BOARD", "MICROPY_DIR=" + str(tmp_path))
     assert p.returncode != 0 and "no boards/NO_SUCH_BOARD/manifest.py" in p.stdout
 
@@ -390,21 +412,37 @@ def test_ship_make_mpy_lists_every_module():
         assert os.path.getsize(os.path.join(ROOT, path)) == n
 
 
-def test_ship_firmware_recipe_reaches_the_port_make(tmp_path):
-    # The plumbing only (no ESP-IDF here): a stand-in MicroPython tree whose Makefiles record
-    # how they were called, and a stand-in idf.py on PATH. What a real build gets is the same.
+def _stand_in_tree(tmp_path):
+    """A stand-in MicroPython tree whose Makefiles record how they were called -> the log."""
     log = tmp_path / "calls.log"
     for d in ("mpy-cross", "ports/esp32", "ports/esp8266"):
         (tmp_path / d).mkdir(parents=True)
-        rec = "\t@echo '{} $@ BOARD=$(BOARD) FROZEN_MANIFEST=$(FROZEN_MANIFEST) PORT=$(PORT)'" \
-              " >> {}\n".format(d, log)
+        rec = ("\t@echo '{} $@ BOARD=$(BOARD) FROZEN_MANIFEST=$(FROZEN_MANIFEST) PORT=$(PORT)"
+               " BOARD_VARIANT=$(BOARD_VARIANT) ESP_SDK=$(ESP_SDK) CFLAGS_EXTRA=$(CFLAGS_EXTRA)"
+               " ESPTOOL=$(ESPTOOL)' >> {}\n").format(d, log)
         (tmp_path / d / "Makefile").write_text("all:\n" + rec + "%:\n" + rec)
-    bindir = tmp_path / "bin"
+    return log
+
+
+def _stand_in_tools(bindir, sysroot=""):
+    """idf.py, esptool and an xtensa-lx106-elf-gcc whose -print-sysroot says sysroot."""
     bindir.mkdir()
-    for tool in ("idf.py", "xtensa-lx106-elf-gcc"):
-        (bindir / tool).write_text("#!/bin/sh\nexit 0\n")
+    for tool, body in (("idf.py", "exit 0"), ("esptool", "exit 0"),
+                       ("xtensa-lx106-elf-gcc",
+                        '[ "$1" = -print-sysroot ] && echo "{}"; exit 0'.format(sysroot))):
+        (bindir / tool).write_text("#!/bin/sh\n" + body + "\n")
         (bindir / tool).chmod(0o755)
-    env = dict(os.environ, PATH="{}:{}".format(bindir, os.environ["PATH"]))
+    return dict(os.environ, PATH="{}:{}".format(bindir, os.environ["PATH"]))
+
+
+def test_ship_firmware_recipe_reaches_the_port_make(tmp_path):
+    # The plumbing only: a stand-in MicroPython tree, and stand-in idf.py and an esp-open-sdk
+    # compiler (the SDK in its sysroot) on PATH. What a real build gets is the same.
+    log = _stand_in_tree(tmp_path)
+    sysroot = tmp_path / "esp-open-sdk-sysroot"
+    (sysroot / "usr" / "lib").mkdir(parents=True)
+    (sysroot / "usr" / "lib" / "libmain.a").write_text("")
+    env = _stand_in_tools(tmp_path / "bin", sysroot)
     for board, port, goal in (("ESP32_GENERIC", "esp32", "build"),
                               ("ESP8266_GENERIC", "esp8266", "deploy")):
         if log.exists():
@@ -422,5 +460,45 @@ def test_ship_firmware_recipe_reaches_the_port_make(tmp_path):
         last = calls[2]
         assert last.startswith("ports/{} ".format(port)) and "BOARD=" + board in last
         assert "FROZEN_MANIFEST=" + manifest in last
+        # esp-open-sdk's compiler, and ESP-IDF, are used as they are: nothing more is passed
+        assert "ESP_SDK= CFLAGS_EXTRA= ESPTOOL=" in last, last
         if goal == "deploy":
             assert last.startswith("ports/esp8266 deploy") and "PORT=/dev/ttyUSB9" in last
+
+
+def _toolchain_mk(name):
+    with open(os.path.join(ROOT, "boards", "ESP8266_GENERIC", "toolchain.mk")) as f:
+        return re.search(r"^{} :?= (\S+)$".format(name), f.read(), re.M).group(1)
+
+
+def test_ship_firmware_esp8266_with_debians_compiler_gets_the_sdk(tmp_path):
+    # Debian's compiler (no SDK in its sysroot): the port's make is given the sysroot that
+    # sdk.sh prepared (here: one marked done for the pinned commits) and the flags that make
+    # gcc 12 + picolibc build it; submodules already checked out are not fetched again.
+    log = _stand_in_tree(tmp_path)
+    for d in ("lib/axtls", "lib/berkeley-db-1.xx", "lib/micropython-lib"):
+        (tmp_path / d).mkdir(parents=True)
+        (tmp_path / d / "README").write_text("")
+    out = tmp_path / "sdk"
+    (out / "sysroot").mkdir(parents=True)
+    (out / "sysroot" / ".done-{}-{}".format(_toolchain_mk("ESP_NONOS_SDK_COMMIT"),
+                                            _toolchain_mk("ESP_OPEN_LWIP_COMMIT"))).write_text("")
+    env = _stand_in_tools(tmp_path / "bin")
+    p = subprocess.run(["make", "--no-print-directory", "-C", ROOT, "firmware",
+                        "BOARD=ESP8266_GENERIC", "BOARD_VARIANT=FLASH_1M",
+                        "MICROPY_DIR=" + str(tmp_path), "ESP8266_SDK_OUT=" + str(out),
+                        "FIRMWARE_GOAL=deploy"],
+                       capture_output=True, text=True, timeout=60, env=env)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "submodules already checked out" in p.stdout
+    assert "ESP8266 SDK sysroot: {}/sysroot (ready)".format(out) in p.stdout
+    calls = log.read_text().splitlines()
+    assert calls[0].startswith("mpy-cross all") and len(calls) == 2, calls
+    last = calls[1]
+    assert last.startswith("ports/esp8266 deploy BOARD=ESP8266_GENERIC"), last
+    assert "BOARD_VARIANT=FLASH_1M" in last
+    assert "ESP_SDK={}/sysroot/usr ".format(out) in last
+    for flag in ("-isystem {}/sysroot/usr/include".format(out), "-fcommon",
+                 "-D__PICOLIBC_ERRNO_FUNCTION=__errno", "-Wno-array-bounds"):
+        assert flag in last, (flag, last)
+    assert "ESPTOOL= " in last + " "  # the stand-in esptool on PATH is the port's own choice
