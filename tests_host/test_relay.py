@@ -230,8 +230,8 @@ def test_relay_checks_the_upstream(emulator_factory, tmp_path):
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
                     str(tmp_path / "other-ca.key"), "-out", str(wrong), "-days", "2", "-subj",
                     "/CN=not the emulator"], check=True, capture_output=True)
-    relay = Relay(tmp_path / "relay", ["{}=127.0.0.1:{}".format(DPS_NAME, _port(emu.info["dps"]))],
-                  str(wrong))
+    route = "{}=127.0.0.1:{}".format(DPS_NAME, _port(emu.info["dps"]))
+    relay = Relay(tmp_path / "relay", [route], str(wrong))
     try:
         ctx = ssl.create_default_context(cafile=os.path.join(relay.dir, "relay-ca.pem"))
         ctx.set_ciphers(AXTLS_OPENSSL)
@@ -250,3 +250,20 @@ def test_relay_checks_the_upstream(emulator_factory, tmp_path):
         assert "upstream SSL certificate verify error" in relay.log(), relay.log()
     finally:
         relay.stop()
+
+
+def test_relay_azure_configuration(tmp_path):
+    # The default configuration (Azure's routes and roots) is valid nginx; this machine cannot
+    # reach Azure, so it is checked, not run.
+    _need_nginx()
+    r = subprocess.run([sys.executable, RELAY_PY, "--dir", str(tmp_path), "--check",
+                        "--resolver", "127.0.0.53"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    conf = (tmp_path / "nginx.conf").read_text()
+    assert "global.azure-devices-provisioning.net $ssl_server_name:443;" in conf
+    assert '"~*^[a-z0-9-]+\\.azure-devices\\.net$" $ssl_server_name:8883;' in conf
+    assert "proxy_ssl_verify on;" in conf and "azure-roots.pem" in conf
+    cert = subprocess.run(["openssl", "x509", "-in", str(tmp_path / "relay.pem"), "-noout",
+                           "-ext", "subjectAltName"], capture_output=True, text=True).stdout
+    assert "DNS:*.azure-devices.net" in cert
+    assert "DNS:global.azure-devices-provisioning.net" in cert
