@@ -69,6 +69,36 @@ $(IOTC_PY_DIR)/README.md: tools/fetch_sdist.py | $(VENV)/.installed
 
 test: $(IOTC_PY_DIR)/README.md
 
+# The relay's engine (relay/relay.py, tests_host/test_relay.py): nginx and its stream module,
+# Debian's packages (Debian stable's current version: apt has no pin that survives its security
+# updates). Installed when missing and this user may (root, or sudo without a password); where
+# it cannot, the reason goes to $(DEPS)/relay-missing.txt and the relay test is skipped with it
+# (or fails, under CI=true). On a machine with systemd, Debian starts nginx's default site.
+RELAY_PKGS := nginx libnginx-mod-stream
+RELAY_FOUND = $(PY) -c 'import runpy; runpy.run_path("relay/relay.py")["find_nginx"]()'
+RELAY_APT = env DEBIAN_FRONTEND=noninteractive apt-get -q -y -o DPkg::Lock::Timeout=300
+.PHONY: relay-deps
+relay-deps: | $(VENV)/.installed
+	@mkdir -p $(DEPS); rm -f $(DEPS)/relay-missing.txt; \
+	if $(RELAY_FOUND) 2>/dev/null; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then sudo=; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo -n"; \
+	else why="not root and no password-less sudo: run  sudo apt-get install $(RELAY_PKGS)"; fi; \
+	if [ -z "$$why" ] && ! command -v apt-get >/dev/null 2>&1; then \
+		why="no apt-get here: install nginx with its stream module (stream and stream_ssl)"; fi; \
+	if [ -z "$$why" ]; then \
+		echo "relay: installing $(RELAY_PKGS) with apt-get"; \
+		$$sudo $(RELAY_APT) install --no-install-recommends $(RELAY_PKGS) >/dev/null || \
+		{ $$sudo $(RELAY_APT) update >/dev/null && \
+		  $$sudo $(RELAY_APT) install --no-install-recommends $(RELAY_PKGS) >/dev/null; } || \
+		why="apt-get install $(RELAY_PKGS) failed"; \
+	fi; \
+	if [ -z "$$why" ] && ! $(RELAY_FOUND); then why="installed, yet nginx's stream module is missing"; fi; \
+	if [ -n "$$why" ]; then echo "$$why" > $(DEPS)/relay-missing.txt; \
+		echo "relay: $$why; tests_host/test_relay.py will be skipped (failed under CI=true)"; fi
+
+test: relay-deps
+
 # Developer check, not in CI (GitHub only): the older clients' GitHub samples as they are but
 # for credentials, endpoint and CA (micropython-iotc's samples/main.py, the Python client's
 # samples/py3.py); give the folders of clones (either or both):

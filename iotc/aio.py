@@ -147,7 +147,7 @@ class _Core(_Sync):
 class IoTCClient:
     def __init__(self, device_id, scope_id, cred_type, key_or_cert, logger=None, storage=None,
                  max_connection_attempts=5, **kw):
-        # kw: the core's endpoint=, ca_file=, verify=, qos=, token_ttl=, keepalive=.
+        # kw: the core's endpoint=, ca_file=, verify=, qos=, token_ttl=, keepalive=, relay=.
         ct = _TYPES.get(cred_type)
         if ct is None:
             raise IoTCError("cred_type: an IOTCConnectType")

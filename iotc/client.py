@@ -29,8 +29,8 @@ class IoTCClient:
     def __init__(self, *args, **kw):
         # IoTCClient(id_scope, device_id, credentials_type, credentials, logger=None,
         # storage=None, endpoint=None, ca_file=None, verify=True, qos=0, token_ttl=21600,
-        # keepalive=120). iotc.config checks these and sets every attribute of the client; it
-        # loads for this and is freed after, so its code and texts do not stay in RAM.
+        # keepalive=120, relay=None). iotc.config checks these and sets every attribute of the
+        # client; it loads for this and is freed after, so its code and texts do not stay in RAM.
         from iotc.config import run
 
         run(self, *args, **kw)

@@ -6,7 +6,8 @@ from iotc import IoTCError
 
 
 def run(client, id_scope, device_id, credentials_type, credentials, logger=None, storage=None,
-        endpoint=None, ca_file=None, verify=True, qos=0, token_ttl=21600, keepalive=120):
+        endpoint=None, ca_file=None, verify=True, qos=0, token_ttl=21600, keepalive=120,
+        relay=None):
     # IoTCClient.__init__'s body, for the new client.
     if not id_scope or not isinstance(id_scope, str):
         raise IoTCError("id_scope is empty")
@@ -30,6 +31,13 @@ def run(client, id_scope, device_id, credentials_type, credentials, logger=None,
     client.endpoint = endpoint or "global.azure-devices-provisioning.net"
     client.ca_file = ca_file
     client.verify = verify
+    # A relay on the LAN (docs/esp8266.md, "The relay"): "address" or "address:port", dialled
+    # instead of DPS and the hub; the real names stay in SNI, tokens and topics. Set only when
+    # given: one attribute fewer in every client that has none.
+    if relay:
+        if not isinstance(relay, str):
+            raise IoTCError("relay is 'address' or 'address:port'")
+        client.relay = relay
     client._tls = False  # the trust (an SSLContext), made at the first connect
     client.qos = qos
     client.token_ttl = token_ttl

@@ -32,7 +32,14 @@ def run(client, fresh):
 
 def open_tls(client, host, port):
     # A TLS socket to host:port, checked against the client's trust (SNI and hostname too).
-    ai = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
+    # With a relay (IoTCClient(relay=)), the TCP connection goes to the relay (port 8883 unless
+    # given) and all else, SNI and the name checked included, stays host's: the relay picks the
+    # upstream by SNI.
+    addr = getattr(client, "relay", None)
+    if addr:
+        addr, _, p = addr.partition(":")
+        port = int(p or 8883)
+    ai = socket.getaddrinfo(addr or host, port, 0, socket.SOCK_STREAM)[0]
     s = socket.socket(ai[0], socket.SOCK_STREAM, ai[2])
     s.settimeout(10)
     try:

@@ -82,6 +82,15 @@ def soak_report(request):
     return request.config.stash.setdefault(_SOAK_LINES, []).append
 
 
+_RELAY_LINES = pytest.StashKey()
+
+
+@pytest.fixture
+def relay_report(request):
+    """relay_report(line): what the relay test saw, printed at the end of the run ("relay")."""
+    return request.config.stash.setdefault(_RELAY_LINES, []).append
+
+
 def pytest_terminal_summary(terminalreporter, config):
     if harness.wraps:
         terminalreporter.write_line("esp32 platform: {} of {} cases crossed a ticks wrap".format(
@@ -89,5 +98,10 @@ def pytest_terminal_summary(terminalreporter, config):
     lines = config.stash.get(_SOAK_LINES, [])
     if lines:
         terminalreporter.section("soak figures")
+        for line in lines:
+            terminalreporter.write_line(line)
+    lines = config.stash.get(_RELAY_LINES, [])
+    if lines:
+        terminalreporter.section("relay")
         for line in lines:
             terminalreporter.write_line(line)
