@@ -55,7 +55,9 @@ check-mpy: deps
 		$(MPY_CROSS) -o /tmp/iotc-check.mpy $$f || exit 1; \
 	done; echo "mpy-cross: every iotc/*.py compiles"
 
-test: deps check-mpy $(LEGACY_README)
+# What the tests need beyond deps: the older clients' documents they run (fetched by hash,
+# below) and the relay's engine (relay-deps, below).
+test: deps check-mpy $(LEGACY_README) $(IOTC_PY_DIR)/README.md relay-deps
 	$(PY) -m pytest -rs tests_host
 
 # The iotc Python client 1.1.3 (PyPI sdist, by hash): tests_host/test_dropin_aio.py runs the
@@ -66,8 +68,6 @@ IOTC_PY_SHA256 := d60a02feb86df8308041c6794e60ec8a32108c2f08e15ee661ad7942635f1e
 
 $(IOTC_PY_DIR)/README.md: tools/fetch_sdist.py | $(VENV)/.installed
 	$(PY) tools/fetch_sdist.py $(IOTC_PY_PIN) $(IOTC_PY_SHA256) $(IOTC_PY_DIR) README.md
-
-test: $(IOTC_PY_DIR)/README.md
 
 # The relay's engine (relay/relay.py, tests_host/test_relay.py): nginx and its stream module,
 # Debian's packages (Debian stable's current version: apt has no pin that survives its security
@@ -96,8 +96,6 @@ relay-deps: | $(VENV)/.installed
 	if [ -z "$$why" ] && ! $(RELAY_FOUND); then why="installed, yet nginx's stream module is missing"; fi; \
 	if [ -n "$$why" ]; then echo "$$why" > $(DEPS)/relay-missing.txt; \
 		echo "relay: $$why; tests_host/test_relay.py will be skipped (failed under CI=true)"; fi
-
-test: relay-deps
 
 # Developer check, not in CI (GitHub only): the older clients' GitHub samples as they are but
 # for credentials, endpoint and CA (micropython-iotc's samples/main.py, the Python client's
