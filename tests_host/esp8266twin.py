@@ -172,16 +172,17 @@ class Twin:
     """The twin and one working folder: cold(heap) provisions a new device each time; warm(heap)
     boots the device of the last passing cold run, from its stored assignment."""
 
-    def __init__(self, emulator, binary, workdir):
-        self.emulator, self.binary, self.dir = emulator, binary, workdir
-        self.warm_dir = os.path.join(workdir, "warm")
+    def __init__(self, emulator, binary, workdir, script=SAMPLE):
+        self.emulator, self.binary, self.dir, self.script = emulator, binary, workdir, script
+        self.warm_dir = os.path.join(workdir, "warm-" + os.path.basename(script)[:-3])
         self.warm_device = None
 
     def cold(self, heapsize):
         dev = "twin-" + uuid.uuid4().hex[:8]
         cwd = tempfile.mkdtemp(dir=self.dir)
         try:
-            ok, why, out = run(self.emulator, self.binary, cwd, heapsize, dev, cold=True)
+            ok, why, out = run(self.emulator, self.binary, cwd, heapsize, dev, cold=True,
+                               script=self.script)
             if ok and self.warm_device is None:
                 shutil.copytree(cwd, self.warm_dir)
                 self.warm_device = dev
@@ -195,12 +196,13 @@ class Twin:
             if not ok:
                 raise RuntimeError("no cold start to warm from: {}\n{}".format(why, out))
         return run(self.emulator, self.binary, self.warm_dir, heapsize, self.warm_device,
-                   cold=False)
+                   cold=False, script=self.script)
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description="samples/esp8266.py in the ESP8266 twin")
     p.add_argument("twin", help="the twin's micropython (make esp8266-twin builds it)")
+    p.add_argument("--sample", default=SAMPLE, help="the sample to run (default %(default)s)")
     p.add_argument("--runs", type=int, default=0,
                    help="bisections of the smallest heap, cold and warm (0: none)")
     args = p.parse_args(argv)
@@ -213,9 +215,9 @@ def main(argv=None):
     emulator = RunningEmulator(os.path.join(work, "emulator"))
     failed = False
     try:
-        twin = Twin(emulator, os.path.abspath(args.twin), work)
-        print("ESP8266 twin: samples/esp8266.py, heap {} B (the ESP8266 port's)".format(
-            ESP8266_HEAP))
+        twin = Twin(emulator, os.path.abspath(args.twin), work, os.path.abspath(args.sample))
+        print("ESP8266 twin: {}, heap {} B (the ESP8266 port's)".format(
+            os.path.relpath(twin.script, ROOT), ESP8266_HEAP))
         for name in ("cold", "warm"):
             ok, why, out = getattr(twin, name)(ESP8266_HEAP)
             failed |= not ok
