@@ -313,3 +313,33 @@ fwcheck: deps
 		$(if $(MBEDTLS_DIR),--mbedtls-dir "$(MBEDTLS_DIR)") \
 		$(if $(MICROPY_LIB_DIR),--micropy-lib-dir "$(MICROPY_LIB_DIR)") \
 		$(if $(BERKELEY_DB_DIR),--berkeley-db-dir "$(BERKELEY_DB_DIR)")
+
+# ---- the ESP8266 twin (docs/esp8266.md): samples/esp8266.py in a unix port built as an ESP8266 ----
+# 32-bit (gcc-multilib), axTLS with the ESP8266 port's record buffers and its allocator on the
+# GC heap, iotc frozen by boards/ESP8266_GENERIC/manifest.py, a 38,912 B heap, the ESP8266's
+# clock (tools/esp8266-twin). Built in $(MICROPY_DIR)/ports/unix/build-esp8266-twin, then run
+# against the emulator: pass/fail at 38,912 B, cold and warm, and the smallest heaps (median of
+# TWIN_RUNS bisections; 0: none).
+#   make esp8266-twin MICROPY_DIR=~/micropython TWIN_RUNS=5
+TWIN_DIR := $(abspath tools/esp8266-twin)
+TWIN_RUNS ?= 1
+TWIN = $(MICROPY_DIR)/ports/unix/build-esp8266-twin/micropython
+.PHONY: esp8266-twin esp8266-twin-build
+
+esp8266-twin-build:
+	@if [ -z "$(MICROPY_DIR)" ]; then \
+		echo "make esp8266-twin: MICROPY_DIR is not set (a MicroPython source tree, as for make firmware)"; exit 2; fi
+	@if [ ! -f "$(MICROPY_DIR)/ports/unix/Makefile" ]; then \
+		echo "make esp8266-twin: $(MICROPY_DIR) is not a MicroPython source tree (no ports/unix/Makefile)"; exit 2; fi
+	@if ! echo 'int main(void){return 0;}' | $(CC) -m32 -x c -o /dev/null - 2>/dev/null; then \
+		echo "make esp8266-twin: the C compiler cannot build 32-bit programs: apt-get install gcc-multilib"; exit 2; fi
+	@if [ ! -f "$(MICROPY_DIR)/lib/axtls/ssl/tls1.c" ] || [ ! -f "$(MICROPY_DIR)/lib/micropython-lib/README.md" ]; then \
+		$(MAKE) -C $(MICROPY_DIR)/ports/unix VARIANT_DIR=$(TWIN_DIR) submodules; fi
+	$(MAKE) -C $(MICROPY_DIR)/mpy-cross
+	$(MAKE) -C $(MICROPY_DIR)/ports/unix VARIANT_DIR=$(TWIN_DIR) \
+		MICROPY_SSL_AXTLS=1 MICROPY_SSL_MBEDTLS=0 CFLAGS_EXTRA=-m32 LDFLAGS_EXTRA=-m32 \
+		FROZEN_MANIFEST=$(TWIN_DIR)/manifest.py
+	@echo "the ESP8266 twin: $(TWIN)"
+
+esp8266-twin: deps esp8266-twin-build
+	$(PY) -m tests_host.esp8266twin $(TWIN) --runs $(TWIN_RUNS)

@@ -1,15 +1,50 @@
 # iotc tls: whom to trust. Made once per client into an SSLContext that DPS and every hub
 # (re)connect share; firmware without one that can verify (1.20, 1.21) keeps the arguments of
-# the legacy ssl.wrap_socket() instead (iotc.session wraps). Loaded to make it, and to say why
-# a certificate is refused; freed after.
+# the legacy ssl.wrap_socket() instead (iotc.session wraps). Loaded to make it, to say why
+# a certificate is refused, and on axTLS to check the heap before each handshake; freed after.
 # MIT license; Copyright (c) 2026 the iotc authors
+
+from micropython import const
 
 from iotc import IoTCError
 
+# One axTLS handshake (ESP8266), measured on the ESP8266 twin (docs/esp8266.md): it succeeds
+# with 12.1 KB free and crashes with 12.0 KB, and holds 8.5-8.8 KB after. The check asks for
+# 12.1 KB and 2 KB more, for a server chain bigger than the emulator's. Its largest block is
+# the SSL state with its record buffers, 5,316 B (RT_MAX_PLAIN_LENGTH 1024 + RT_EXTRA 4096).
+_AXTLS_NEED = const(14336)
+_AXTLS_BLOCK = const(5316)
 
-def run(client):
-    # The trust phase of the first connect.
-    client._tls = context(client.ca_file, client.verify)
+
+def run(client, tls=0):
+    # The trust phase of the first connect; with tls=1 (iotc.session), the check before a TLS
+    # handshake on axTLS (ESP8266). axTLS takes its TLS state from the MicroPython heap, and
+    # when that runs out in the middle of a handshake it does not raise MemoryError: a NULL
+    # from its allocator in its RSA code resets the board, which no `except` can catch. So the
+    # heap must hold one first: this many bytes free in all, one hole this big. MicroPython
+    # has no call that tells the largest free block: a bytearray of that size is made (and
+    # left to the collection that ends this phase). mbedTLS (every other port) has
+    # CERT_REQUIRED and allocates from the C heap: nothing to check there.
+    if not tls:
+        client._tls = context(client.ca_file, client.verify)
+        return
+    try:
+        import tls
+    except ImportError:
+        import ssl as tls  # firmware 1.20-1.22
+    if hasattr(tls, "CERT_REQUIRED"):
+        return
+    import gc
+
+    free = gc.mem_free()
+    try:
+        bytearray(_AXTLS_BLOCK)
+        hole = ""
+    except MemoryError:
+        hole = ", in smaller blocks"
+    if free < _AXTLS_NEED or hole:
+        raise MemoryError("TLS: an axTLS handshake needs {} B of heap, {} B in one block; {} B "
+                          "free{}".format(_AXTLS_NEED, _AXTLS_BLOCK, free, hole))
 
 
 def anchors(ca_file, verify):

@@ -174,6 +174,23 @@ def test_sample_esp8266_on_unix_small_heap(emulator, tmp_path):
     assert len(bodies(emulator, dev)) == 4
 
 
+def test_sample_esp8266_display_on_unix_small_heap(emulator, tmp_path):
+    # The ESP8266 sample with a sensor and a display (its I2C bus a stand-in off a board); its
+    # margin in an ESP8266's heap is measured on the twin (tests_host/esp8266twin.py).
+    dev = new_id("s-esp8266-display")
+    write_config(emulator, tmp_path, dev, loops=3, interval=0.2)
+    since = emulator.app.last_seq()
+    proc = start("esp8266_display.py", tmp_path, heapsize=ESP8266_SAMPLE_HEAP)
+    try:
+        wait_connected(emulator, dev, since, proc)
+        res = emulator.app.invoke(dev, "ping", None, timeout=15)
+        assert res["status"] == 200
+    finally:
+        out = finish(proc)
+    got = bodies(emulator, dev)
+    assert [(b["t"], b["h"]) for b in got] == [(21.5, 45)] * 3, out
+
+
 def test_sample_unix_emulator_env(emulator, tmp_path):
     dev = new_id("s-unix")
     env = dict(emulator.env(), IOTC_DEVICE_ID=dev, IOTC_LOOPS="3", IOTC_INTERVAL="0.2")
