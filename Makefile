@@ -319,10 +319,13 @@ fwcheck: deps
 # GC heap, iotc frozen by boards/ESP8266_GENERIC/manifest.py, a 38,912 B heap, the ESP8266's
 # clock (tools/esp8266-twin). Built in $(MICROPY_DIR)/ports/unix/build-esp8266-twin, then run
 # against the emulator: pass/fail at 38,912 B, cold and warm, and the smallest heaps (median of
-# TWIN_RUNS bisections; 0: none).
-#   make esp8266-twin MICROPY_DIR=~/micropython TWIN_RUNS=5
+# TWIN_RUNS bisections; 0: none), along each path of TWIN_VIA: "relay" (the relay, nginx, in
+# front of the emulator: a real ESP8266's path; relay-deps installs nginx) and "widened"
+# (straight to the emulator, its suites widened to axTLS's, test only).
+#   make esp8266-twin MICROPY_DIR=~/micropython TWIN_RUNS=5 TWIN_VIA=relay
 TWIN_DIR := $(abspath tools/esp8266-twin)
 TWIN_RUNS ?= 1
+TWIN_VIA ?= relay widened
 TWIN = $(MICROPY_DIR)/ports/unix/build-esp8266-twin/micropython
 .PHONY: esp8266-twin esp8266-twin-build
 
@@ -341,5 +344,7 @@ esp8266-twin-build:
 		FROZEN_MANIFEST=$(TWIN_DIR)/manifest.py
 	@echo "the ESP8266 twin: $(TWIN)"
 
-esp8266-twin: deps esp8266-twin-build
-	$(PY) -m tests_host.esp8266twin $(TWIN) --runs $(TWIN_RUNS)
+esp8266-twin: deps $(if $(filter relay,$(TWIN_VIA)),relay-deps) esp8266-twin-build
+	@status=0; for via in $(TWIN_VIA); do \
+		$(PY) -m tests_host.esp8266twin $(TWIN) --runs $(TWIN_RUNS) --via $$via || status=1; \
+	done; exit $$status

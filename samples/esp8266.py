@@ -6,10 +6,13 @@
 # collect before and after big steps, import only what runs, small payloads, QoS 0, no buffers
 # kept between messages.
 #
-# TLS: the ESP8266 port uses axTLS, which cannot verify a server certificate. With the default
-# verify=True the client refuses to connect and says why; "verify": false in iotc_config.json
-# opts out explicitly, which is only sensible towards a gateway or the emulator on a LAN you
-# trust. Azure itself also refuses axTLS's cipher suites (no ECDHE) since 2025-08-31 (README).
+# TLS: the ESP8266 port uses axTLS, which cannot verify a server certificate, and Azure (like the
+# emulator) refuses its cipher suites (no ECDHE) since 2025-08-31. So an ESP8266 reaches Azure,
+# or the emulator, through the relay on its LAN (relay/relay.py; docs/esp8266.md, "The relay"):
+# "relay": "192.168.1.5" (or "address:port"; 8883 if not given) in iotc_config.json, and
+# "verify": false, which opts out of the check explicitly (with the default verify=True the
+# client refuses to connect and says why). Read docs/esp8266.md for what an unchecked relay
+# means and when it is acceptable. "endpoint" stays the real DPS name (default: Azure's).
 import gc
 import sys
 import time
@@ -60,6 +63,7 @@ client = IoTCClient(
     ca_file=cfg.get("ca_file"),
     storage=FileStorage("iotc_assignment.json"),  # a reboot skips DPS: one TLS handshake fewer
     verify=cfg.get("verify", True),
+    relay=cfg.get("relay"),  # the relay's address (None: DPS and the hub directly)
     qos=0,
     keepalive=60,
 )

@@ -5,8 +5,8 @@
 # (an AHT20, its driver below) and an SSD1306 OLED (the ssd1306 driver frozen in ESP8266
 # firmware; its frame buffer is 1 KB of heap, held for good), both on one I2C bus (GPIO5 SCL,
 # GPIO4 SDA). Its heap margin is measured on the ESP8266 twin (docs/esp8266.md). Same firmware
-# (`make firmware BOARD=ESP8266_GENERIC ...`), same iotc_config.json ("verify": false: axTLS
-# cannot verify, README), same habits: collect between big steps, small payloads, QoS 0.
+# (`make firmware BOARD=ESP8266_GENERIC ...`), same iotc_config.json ("relay" and "verify":
+# false: see samples/esp8266.py), same habits: collect between big steps, small payloads, QoS 0.
 import gc
 import sys
 import time
@@ -104,6 +104,7 @@ client = IoTCClient(
     ca_file=cfg.get("ca_file"),
     storage=FileStorage("iotc_assignment.json"),
     verify=cfg.get("verify", True),
+    relay=cfg.get("relay"),
     qos=0,
     keepalive=60,
 )

@@ -4,6 +4,7 @@ it; tools/esp8266-twin, built by `make esp8266-twin MICROPY_DIR=...`), against t
 
     python -m tests_host.esp8266twin TWIN               # pass/fail at 38,912 B, cold and warm
     python -m tests_host.esp8266twin TWIN --runs 5      # and the smallest heaps (medians)
+    python -m tests_host.esp8266twin TWIN --via widened # the emulator widened, no relay
 
 A run is one boot of the sample in `-X heapsize=N`: cold (no stored assignment: DPS, then the
 hub) or warm (the assignment FileStorage wrote at an earlier boot: the hub only). While it runs,
@@ -11,11 +12,17 @@ the cloud's part is played from here: a writable property (acknowledged), a comm
 200), then the connection dropped (the sample's listen() reconnects, and sends on). The run
 passes when the sample exits 0 after all of that, as seen on the application side.
 
-The emulator refuses axTLS's RSA key-exchange suites, as Azure does: here it is started with
-$IOTC_EMU_TEST_ONLY_CIPHERS (a test-only widening, tests_host/emulator/README.md).
+The emulator refuses axTLS's RSA key-exchange suites, as Azure does. Two ways past that (--via):
+  relay    (the default) the path a real ESP8266 takes: the relay (relay/relay.py, nginx) in
+           front of the emulator, which is NOT widened. The emulator has DNS names the relay
+           routes by; the sample's iotc_config.json gets "relay" (the relay's address) and
+           "endpoint" (the DPS name), as docs/esp8266.md, "The relay", tells a user to write.
+  widened  straight to the emulator, started with $IOTC_EMU_TEST_ONLY_CIPHERS (a test-only
+           widening, tests_host/emulator/README.md).
 """
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -40,9 +47,54 @@ WIDEN_ENV = "IOTC_EMU_TEST_ONLY_CIPHERS"
 LOOPS, INTERVAL = 40, 0.25  # the sample's own run: 10 s, long enough for the cloud's part
 
 
-def emulator_env():
-    """The environment variable that widens the emulator's suites to axTLS's (test only)."""
-    return {WIDEN_ENV: AXTLS_SUITES}
+@contextlib.contextmanager
+def _environ(**changes):
+    # os.environ changed for the with block (None: unset); the emulator inherits it at start.
+    old = {k: os.environ.get(k) for k in changes}
+    try:
+        for k, v in changes.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@contextlib.contextmanager
+def cloud(via, workdir):
+    """The emulator, and the relay in front of it for via="relay" (None for "widened"), in
+    workdir; -> (emulator, relay). Both are stopped at the end. For "relay", raises RuntimeError
+    if nginx or its stream module is missing (relayfixture.nginx_missing() says why)."""
+    from emufixture import RunningEmulator
+    import relayfixture
+
+    if via not in ("relay", "widened"):
+        raise ValueError("via: relay or widened")
+    if via == "relay":
+        why = relayfixture.nginx_missing()
+        if why:
+            raise RuntimeError(why)
+    os.makedirs(os.path.join(workdir, "emulator"))
+    with _environ(**{WIDEN_ENV: AXTLS_SUITES if via == "widened" else None}):
+        emulator = RunningEmulator(os.path.join(workdir, "emulator"),
+                                   extra_args=relayfixture.EMULATOR_ARGS if via == "relay"
+                                   else ())
+    relay = None
+    try:
+        if via == "relay":
+            relay = relayfixture.Relay(os.path.join(workdir, "relay"),
+                                       relayfixture.routes(emulator), emulator.info["ca_pem"])
+        yield emulator, relay
+    finally:
+        if relay:
+            relay.stop()
+        emulator.stop()
 
 
 def write_config(emulator, cwd, device_id, **extra):
@@ -65,15 +117,21 @@ def start(twin, cwd, heapsize, script=SAMPLE, env=None):
                             text=True)
 
 
-def run(emulator, twin, cwd, heapsize, device, cold, timeout=60, script=SAMPLE):
+def run(emulator, twin, cwd, heapsize, device, cold, timeout=60, script=SAMPLE, relay=None):
     """One boot of the sample; -> (passed, why, output). cold: remove the stored assignment
-    first (DPS, then the hub); else it must be there (the hub only)."""
+    first (DPS, then the hub); else it must be there (the hub only). relay: the relay's
+    address, in front of an emulator started with relayfixture.EMULATOR_ARGS."""
     stored = os.path.join(cwd, "iotc_assignment.json")
     if cold and os.path.exists(stored):
         os.remove(stored)
     elif not cold and not os.path.exists(stored):
         raise RuntimeError("a warm start needs {} from a cold one".format(stored))
-    write_config(emulator, cwd, device)
+    if relay:
+        import relayfixture
+
+        write_config(emulator, cwd, device, relay=relay, endpoint=relayfixture.DPS_NAME)
+    else:
+        write_config(emulator, cwd, device)
     since = emulator.app.last_seq()
     proc = start(twin, cwd, heapsize, script)
     result = {}
@@ -170,10 +228,12 @@ def smallest_heap(attempt, lo=12 * 1024, hi=64 * 1024, step=256, say=print):
 
 class Twin:
     """The twin and one working folder: cold(heap) provisions a new device each time; warm(heap)
-    boots the device of the last passing cold run, from its stored assignment."""
+    boots the device of the last passing cold run, from its stored assignment. relay: the
+    relay's address (cloud("relay", ...)), or None straight to the emulator."""
 
-    def __init__(self, emulator, binary, workdir, script=SAMPLE):
+    def __init__(self, emulator, binary, workdir, script=SAMPLE, relay=None):
         self.emulator, self.binary, self.dir, self.script = emulator, binary, workdir, script
+        self.relay = relay
         self.warm_dir = os.path.join(workdir, "warm-" + os.path.basename(script)[:-3])
         self.warm_device = None
 
@@ -182,7 +242,7 @@ class Twin:
         cwd = tempfile.mkdtemp(dir=self.dir)
         try:
             ok, why, out = run(self.emulator, self.binary, cwd, heapsize, dev, cold=True,
-                               script=self.script)
+                               script=self.script, relay=self.relay)
             if ok and self.warm_device is None:
                 shutil.copytree(cwd, self.warm_dir)
                 self.warm_device = dev
@@ -196,7 +256,7 @@ class Twin:
             if not ok:
                 raise RuntimeError("no cold start to warm from: {}\n{}".format(why, out))
         return run(self.emulator, self.binary, self.warm_dir, heapsize, self.warm_device,
-                   cold=False, script=self.script)
+                   cold=False, script=self.script, relay=self.relay)
 
 
 def main(argv=None):
@@ -205,37 +265,45 @@ def main(argv=None):
     p.add_argument("--sample", default=SAMPLE, help="the sample to run (default %(default)s)")
     p.add_argument("--runs", type=int, default=0,
                    help="bisections of the smallest heap, cold and warm (0: none)")
+    p.add_argument("--via", choices=("relay", "widened"), default="relay",
+                   help="through the relay to the emulator, or straight to the emulator "
+                   "widened to axTLS's suites (default %(default)s)")
     args = p.parse_args(argv)
     sys.path.insert(0, HERE)
-    from emufixture import RunningEmulator
 
-    os.environ.update(emulator_env())
     work = tempfile.mkdtemp(prefix="iotc-twin-")
-    os.makedirs(os.path.join(work, "emulator"))
-    emulator = RunningEmulator(os.path.join(work, "emulator"))
     failed = False
     try:
-        twin = Twin(emulator, os.path.abspath(args.twin), work, os.path.abspath(args.sample))
-        print("ESP8266 twin: {}, heap {} B (the ESP8266 port's)".format(
-            os.path.relpath(twin.script, ROOT), ESP8266_HEAP))
-        for name in ("cold", "warm"):
-            ok, why, out = getattr(twin, name)(ESP8266_HEAP)
-            failed |= not ok
-            print("  {} start at {} B: {}{}".format(
-                name, ESP8266_HEAP, "PASS" if ok else "FAIL: " + why,
-                ", free after connect {} B".format(free_after_connect(out)) if ok else ""))
-            if not ok:
-                print(out)
-        for name in ("cold", "warm") if args.runs else ():
-            found = []
-            for i in range(args.runs):
-                h = smallest_heap(getattr(twin, name))
-                found.append(h)
-                print("smallest heap, {} start (bisection {}): {} B".format(name, i + 1, h))
-            print("smallest heap, {} start: median of {}: {} B (all: {})".format(
-                name, args.runs, int(statistics.median(found)), found))
+        with cloud(args.via, work) as (emulator, relay):
+            twin = Twin(emulator, os.path.abspath(args.twin), work, os.path.abspath(args.sample),
+                        relay=relay.address if relay else None)
+            print("ESP8266 twin: {}, heap {} B (the ESP8266 port's), {}".format(
+                os.path.relpath(twin.script, ROOT), ESP8266_HEAP,
+                "through the relay (nginx) to the emulator" if relay else
+                "straight to the emulator, widened to axTLS's suites (test only)"))
+            for name in ("cold", "warm"):
+                ok, why, out = getattr(twin, name)(ESP8266_HEAP)
+                failed |= not ok
+                print("  {} start at {} B: {}{}".format(
+                    name, ESP8266_HEAP, "PASS" if ok else "FAIL: " + why,
+                    ", free after connect {} B".format(free_after_connect(out)) if ok else ""))
+                if not ok:
+                    print(out)
+            for name in ("cold", "warm") if args.runs else ():
+                found = []
+                for i in range(args.runs):
+                    h = smallest_heap(getattr(twin, name))
+                    found.append(h)
+                    print("smallest heap, {} start (bisection {}): {} B".format(name, i + 1, h))
+                print("smallest heap, {} start: median of {}: {} B (all: {})".format(
+                    name, args.runs, int(statistics.median(found)), found))
+            if relay:
+                print("relay: " + " ".join(sorted(set(
+                    w for w in relay.access().split() if w.startswith("sni=") and w != "sni=-"))))
+    except RuntimeError as e:
+        print("ESP8266 twin: {}".format(e))
+        failed = True
     finally:
-        emulator.stop()
         shutil.rmtree(work, ignore_errors=True)
     return 1 if failed else 0
 

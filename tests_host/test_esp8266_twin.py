@@ -1,6 +1,8 @@
 """The ESP8266 twin (issue 14 §2; docs/esp8266.md): samples/esp8266.py in a 32-bit unix port with
-axTLS on the GC heap and iotc frozen as the ESP8266 board freezes it, against the emulator with
-axTLS's suites allowed (test only). Needs a MicroPython source tree: with MICROPY_DIR set, the
+axTLS on the GC heap and iotc frozen as the ESP8266 board freezes it, against the emulator: with
+axTLS's suites allowed (test only), and through the relay (nginx) to the emulator as it is, the
+path a real ESP8266 takes (issue 14 §3; skipped with the reason, or failed under CI=true, where
+nginx's stream module is missing). Needs a MicroPython source tree: with MICROPY_DIR set, the
 twin is built (`make esp8266-twin-build`) and run; without it these tests are skipped, with the
 reason printed. IOTC_ESP8266_TWIN names an already built twin instead.
 
@@ -38,20 +40,26 @@ def twin_binary():
 
 @pytest.fixture(scope="module")
 def twin(twin_binary):
-    from emufixture import running_emulator
+    with tempfile.TemporaryDirectory(prefix="iotc-twin-") as work:
+        with esp8266twin.cloud("widened", work) as (emu, _):
+            yield esp8266twin.Twin(emu, twin_binary, work)
 
-    old = {k: os.environ.get(k) for k in esp8266twin.emulator_env()}
-    os.environ.update(esp8266twin.emulator_env())  # the emulator inherits it
-    try:
-        with running_emulator(prefix="iotc-twin-emu-") as emu:
-            with tempfile.TemporaryDirectory(prefix="iotc-twin-") as work:
-                yield esp8266twin.Twin(emu, twin_binary, work)
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+
+@pytest.fixture(scope="module")
+def twin_relay(twin_binary):
+    # The emulator NOT widened (as Azure: ECDHE only), the relay in front of it.
+    from relayfixture import nginx_missing
+
+    why = nginx_missing()
+    if why:
+        if os.environ.get("CI") == "true":
+            pytest.fail(why + " (CI=true: the twin's relay path must run)")
+        pytest.skip(why)
+    with tempfile.TemporaryDirectory(prefix="iotc-twin-relay-") as work:
+        with esp8266twin.cloud("relay", work) as (emu, relay):
+            t = esp8266twin.Twin(emu, twin_binary, work, relay=relay.address)
+            t.relay_log = relay.access
+            yield t
 
 
 def test_twin_is_an_esp8266_in_what_the_heap_sees(twin):
@@ -75,6 +83,20 @@ def test_twin_sample_passes_in_the_esp8266_heap(twin, start):
     print("{} start at {} B: free after connect {} B".format(
         start, esp8266twin.ESP8266_HEAP, esp8266twin.free_after_connect(out)))
     assert ok, why + "\n" + out
+
+
+@pytest.mark.parametrize("start", ["cold", "warm"])
+def test_twin_sample_through_the_relay_in_the_esp8266_heap(twin_relay, start):
+    # samples/esp8266.py with "relay" and "endpoint" (the DPS name) in its iotc_config.json:
+    # axTLS to nginx, nginx to the emulator, which offers only ECDHE.
+    ok, why, out = getattr(twin_relay, start)(esp8266twin.ESP8266_HEAP)
+    print("{} start through the relay at {} B: free after connect {} B".format(
+        start, esp8266twin.ESP8266_HEAP, esp8266twin.free_after_connect(out)))
+    assert ok, why + "\n" + out
+    log = twin_relay.relay_log()
+    assert "sni=hub.relay.test upstream=127.0.0.1:" in log, log
+    if start == "cold":
+        assert "sni=dps.relay.test upstream=127.0.0.1:" in log, log
 
 
 def test_twin_heap_too_small_is_a_clear_memoryerror(twin):

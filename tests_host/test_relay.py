@@ -13,7 +13,6 @@ they are missing the tests are skipped with the reason, or fail under CI=true.
 
 import json
 import os
-import signal
 import socket
 import ssl
 import subprocess
@@ -24,108 +23,31 @@ import uuid
 import pytest
 
 import harness
+from relayfixture import (DPS_NAME, EMULATOR_ARGS, HUB_NAME, RELAY_PY, Relay, nginx_missing,
+                          routes)
+from relayfixture import port_of as _port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-RELAY_PY = os.path.join(ROOT, "relay", "relay.py")
 DEVICE = os.path.join(HERE, "mp", "relay_device.py")
 MICROPYPATH = ":".join([ROOT, os.path.join(ROOT, ".deps", "lib"), ".frozen"])
-MISSING = os.path.join(ROOT, ".deps", "relay-missing.txt")  # the Makefile's reason, if any
-DPS_NAME = "dps.relay.test"  # names only the relay and the emulator know: the device never
-HUB_NAME = "hub.relay.test"  # resolves them (it dials the relay), as for Azure's names
 AXTLS_OPENSSL = "AES128-SHA:AES256-SHA:AES128-SHA256:AES256-SHA256"
 
 
-def _relay_module():
-    import runpy
-
-    return runpy.run_path(RELAY_PY)
-
-
 def _need_nginx():
-    try:
-        _relay_module()["find_nginx"]()
-    except Exception as e:
-        why = "relay: {}".format(e)
-        if os.path.exists(MISSING):
-            with open(MISSING) as f:
-                why += "; make: " + f.read().strip()
+    why = nginx_missing()
+    if why:
         if os.environ.get("CI") == "true":
             pytest.fail(why + " (CI=true: the relay test must run)")
         pytest.skip(why)
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _port(hostport):
-    return int(hostport.rpartition(":")[2])
-
-
-class Relay:
-    def __init__(self, workdir, routes, trust):
-        self.dir = str(workdir)
-        os.makedirs(self.dir, exist_ok=True)
-        self.log_path = os.path.join(self.dir, "relay.out")
-        for _ in range(3):  # a port picked free may be taken by another test meanwhile
-            self.port = _free_port()
-            cmd = [sys.executable, RELAY_PY, "--dir", self.dir, "--trust", trust,
-                   "--listen", "127.0.0.1:{}".format(self.port)]
-            for r in routes:
-                cmd += ["--route", r]
-            self._log = open(self.log_path, "ab")
-            self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT)
-            if self._wait_ready():
-                return
-            self.stop()
-        raise AssertionError("the relay did not start:\n" + self.log())
-
-    def _wait_ready(self):
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                return False
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return True
-            except OSError:
-                time.sleep(0.1)
-        return False
-
-    def log(self):
-        with open(self.log_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
-
-    def access(self):
-        try:
-            with open(os.path.join(self.dir, "access.log")) as f:
-                return f.read()
-        except OSError:
-            return ""
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)  # nginx itself (relay.py execs it)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
 
 
 @pytest.fixture
 def setup(emulator_factory, tmp_path):
     """-> (emulator with DNS names, relay in front of it)."""
     _need_nginx()
-    emu = emulator_factory(extra_args=["--public-name", HUB_NAME, "--cert-name", DPS_NAME,
-                                       "--hub-port", "0"])
-    routes = ["{}=127.0.0.1:{}".format(DPS_NAME, _port(emu.info["dps"])),
-              "{}=127.0.0.1:{}".format(HUB_NAME, _port(emu.info["hub"]))]
-    relay = Relay(tmp_path / "relay", routes, emu.info["ca_pem"])
+    emu = emulator_factory(extra_args=EMULATOR_ARGS)
+    relay = Relay(tmp_path / "relay", routes(emu), emu.info["ca_pem"])
     yield emu, relay
     relay.stop()
 
@@ -224,8 +146,7 @@ def test_relay_checks_the_upstream(emulator_factory, tmp_path):
     # Trusting roots the emulator's certificate does not chain to, the relay refuses the
     # upstream: it checks what it connects to, as it does Azure's certificates by default.
     _need_nginx()
-    emu = emulator_factory(extra_args=["--public-name", HUB_NAME, "--cert-name", DPS_NAME,
-                                       "--hub-port", "0"])
+    emu = emulator_factory(extra_args=EMULATOR_ARGS)
     wrong = tmp_path / "other-ca.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
                     str(tmp_path / "other-ca.key"), "-out", str(wrong), "-days", "2", "-subj",
