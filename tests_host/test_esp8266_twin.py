@@ -12,6 +12,7 @@ heap just too small ends in the library's clear MemoryError, not in axTLS's cras
 """
 
 import os
+import re
 import subprocess
 import tempfile
 
@@ -113,4 +114,4 @@ def test_twin_heap_too_small_is_a_clear_memoryerror(twin):
         pytest.fail("the sample passed even in {} B: {}".format(heap, seen))
     print("heaps tried (None: passed):", seen)
     assert "crashed" not in why, "axTLS crashed before the library's check:\n" + out
-    assert "MemoryError: TLS: an axTLS handshake needs 14336 B of heap" in out, out
+    assert re.search(r"MemoryError: TLS: an axTLS handshake needs \d+ B of heap", out), out
