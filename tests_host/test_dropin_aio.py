@@ -27,6 +27,7 @@ import uuid
 import pytest
 
 import harness
+from test_samples import finish
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -102,14 +103,7 @@ def start(program, cwd, emulator, env=None):
 
 def stop_and_finish(proc, cwd, timeout=30):
     open(os.path.join(str(cwd), "stop"), "w").close()
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, _ = proc.communicate()
-        raise AssertionError("program did not end in {} s:\n{}".format(timeout, out))
-    assert proc.returncode == 0, "program failed (exit {}):\n{}".format(proc.returncode, out)
-    return out
+    return finish(proc, timeout)
 
 
 def wait_for(emulator, proc, match, since, what, timeout=30):

@@ -18,13 +18,11 @@ import uuid
 import pytest
 
 import harness
-from test_samples import ack_of
+from test_samples import MICROPYPATH, ack_of, finish, wait_connected
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 README = os.path.join(ROOT, ".deps", "iotc-0.3.9", "README.md")
-MICROPYPATH = ":".join([ROOT, os.path.join(ROOT, ".deps", "lib"),
-                        os.path.join(HERE, "mplib"), ".frozen"])
 RUN_SECONDS = 25  # the sample's loop ends after this, or as soon as the test says stop
 
 
@@ -89,25 +87,6 @@ def run_mp(path, cwd, path_first=None):
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def finish(proc, timeout=RUN_SECONDS + 30):
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, _ = proc.communicate()
-        raise AssertionError("did not finish in {} s:\n{}".format(timeout, out))
-    assert proc.returncode == 0, "failed (exit {}):\n{}".format(proc.returncode, out)
-    return out
-
-
-def wait_subscribed(emulator, device_id, since, proc):
-    def match(e):
-        return (e["type"] == "subscribed" and e.get("device") == device_id
-                and e.get("topic", "").startswith("$iothub/methods/"))
-
-    if emulator.app.wait_event(match, since=since, timeout=30) is None:
-        proc.kill()
-        raise AssertionError("device never connected:\n" + proc.communicate()[0])
 
 
 def test_readme_sample_app(emulator, tmp_path):
@@ -118,7 +97,7 @@ def test_readme_sample_app(emulator, tmp_path):
     since = emulator.app.last_seq()
     proc = run_mp(str(app), tmp_path)
     try:
-        wait_subscribed(emulator, dev, since, proc)
+        wait_connected(emulator, dev, since, proc)
         # A writable property: acknowledged as completed (the sample sets no response).
         version = emulator.app.set_desired(dev, {"fanSpeed": 3})
         ack = ack_of(emulator, dev, "fanSpeed", version, since)
@@ -132,7 +111,7 @@ def test_readme_sample_app(emulator, tmp_path):
             time.sleep(0.2)
     finally:
         open(stop, "w").close()
-        out = finish(proc)
+        out = finish(proc, timeout=RUN_SECONDS + 30)
     got = [json.loads(t["body"]) for t in emulator.app.telemetry(dev)]
     assert got and all(20 <= b["temp"] <= 45 for b in got), out
     assert "- [onconnect] => status:0" in out, out
@@ -228,7 +207,7 @@ def test_every_method(emulator, tmp_path):
     since = emulator.app.last_seq()
     proc = run_mp(str(script), tmp_path)
     try:
-        wait_subscribed(emulator, dev, since, proc)
+        wait_connected(emulator, dev, since, proc)
         version = emulator.app.set_desired(dev, {"fanSpeed": 5})
         ack = ack_of(emulator, dev, "fanSpeed", version, since)
         res = emulator.app.invoke(dev, "calibrate", {"level": 2}, timeout=15)
