@@ -135,15 +135,10 @@ def run(emulator, twin, cwd, heapsize, device, cold, timeout=60, script=SAMPLE, 
     since = emulator.app.last_seq()
     proc = start(twin, cwd, heapsize, script)
     result = {}
+    import memscenario  # tests_host on sys.path, as main() and the tests have it
+
     cloud = threading.Thread(target=_play_cloud, args=(emulator, device, since, proc, result))
-    cloud.start()
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, _ = proc.communicate()
-        out += "\n(killed after {} s)".format(timeout)
-    cloud.join()
+    out = memscenario.beside(proc, cloud, timeout)
     why = _verdict(emulator, device, since, proc.returncode, out, result, cold)
     return why is None, why, out
 
@@ -212,18 +207,13 @@ def free_after_connect(out):
 def smallest_heap(attempt, lo=12 * 1024, hi=64 * 1024, step=256, say=print):
     """Smallest heap in which attempt(heapsize) -> (passed, why, out) passes, by bisection
     (near the edge single runs vary by a few hundred bytes: take a median of several)."""
-    ok, why, out = attempt(hi)
-    if not ok:
-        raise RuntimeError("fails even in {} B: {}\n{}".format(hi, why, out))
-    while hi - lo > step:
-        mid = (lo + hi) // 2 // 64 * 64
-        ok, why, _ = attempt(mid)
-        say("  heapsize {:>6}: {}".format(mid, "passed" if ok else "failed: " + why))
-        if ok:
-            hi = mid
-        else:
-            lo = mid
-    return hi
+    import memscenario
+
+    def labelled(heapsize):
+        ok, why, out = attempt(heapsize)
+        return ok, "failed: {}".format(why), out
+
+    return memscenario.bisect(labelled, lo, hi, step, say)
 
 
 class Twin:

@@ -74,14 +74,7 @@ def run(emulator, tree, heapsize, device=None, messages=200, reconnect=False, ti
                              "-c", "import scenario"], cwd=tree, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     cloud = threading.Thread(target=_play_cloud, args=(emulator, device, since, proc, reconnect))
-    cloud.start()
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, _ = proc.communicate()
-        out += "\n(scenario killed after {} s)".format(timeout)
-    cloud.join()
+    out = beside(proc, cloud, timeout)
     return proc.returncode == 0 and "SCENARIO OK" in out, out
 
 
@@ -120,13 +113,37 @@ def _wait_ack(emulator, device, since):
 def smallest_heap(emulator, tree, lo=16384, hi=131072, step=256, say=print, **kw):
     """Smallest -X heapsize in which the scenario passes (bisection; near the edge, heap
     fragmentation makes single runs vary by a few hundred bytes)."""
-    ok, out = run(emulator, tree, hi, **kw)
+    def attempt(heapsize):
+        ok, out = run(emulator, tree, heapsize, **kw)
+        return ok, _why(out), out
+
+    return bisect(attempt, lo, hi, step, say)
+
+
+def beside(proc, cloud, timeout):
+    """proc's output, with cloud (a thread playing the cloud's part) run beside it; proc is
+    killed after timeout seconds."""
+    cloud.start()
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+        out += "\n(killed after {} s)".format(timeout)
+    cloud.join()
+    return out
+
+
+def bisect(attempt, lo, hi, step=256, say=print):
+    """The smallest heap in lo..hi (to step) in which attempt(heapsize) -> (passed, why,
+    output) passes; hi must pass."""
+    ok, why, out = attempt(hi)
     if not ok:
-        raise RuntimeError("the scenario fails even with a {} B heap:\n{}".format(hi, out))
+        raise RuntimeError("fails even in {} B: {}\n{}".format(hi, why, out))
     while hi - lo > step:
         mid = (lo + hi) // 2 // 64 * 64
-        ok, out = run(emulator, tree, mid, **kw)
-        say("  heapsize {:>6}: {}".format(mid, "passed" if ok else _why(out)))
+        ok, why, _ = attempt(mid)
+        say("  heapsize {:>6}: {}".format(mid, "passed" if ok else why))
         if ok:
             hi = mid
         else:
