@@ -109,6 +109,8 @@ class IoTCClient:
             for _ in range(_DRAIN):
                 if not self._handle(link.poll()):
                     break
+            for tick in self._events.get(9, ()):  # the extras' (iotc.hooks)
+                tick()
             now = time.ticks_ms()
             half = self.keepalive * 500
             if time.ticks_diff(now, link.last_rx) > 3 * half:
@@ -145,6 +147,11 @@ class IoTCClient:
         topic = self._topic
         if topic is None:
             raise IoTCError("call connect() first")
+        gate = self._events.get(7)  # an extra's (iotc.hooks): a send time, or None to hold it
+        if gate is not None:
+            payload = gate(payload, properties, component)
+            if payload is None:
+                return 0
         if properties or component:
             from iotc.topics import telemetry_topic
 
@@ -155,6 +162,9 @@ class IoTCClient:
 
     def _publish(self, topic, payload, qos):
         link = self._link
+        spill = self._events.get(8)  # an extra's (iotc.hooks): True when it took the message
+        if spill is not None and spill(topic, payload, qos, link is None):
+            return 0
         try:
             if link is None:
                 raise OSError("offline")
@@ -176,16 +186,17 @@ class IoTCClient:
             # Kept and sent after the reconnect, so nothing is lost to a dropped link. Full: the
             # oldest message makes room when both are QoS 0 (at most once), so a loop that
             # sends through a long outage goes on; a QoS 1 message is never dropped.
-            queue = self._queue
-            if len(queue) >= _MAX_QUEUED:
-                if qos or queue[0][2]:
-                    raise IoTCError("offline and the send queue is full")
-                queue.pop(0)
-            if not isinstance(payload, (bytes, str)):
-                import json
+            if spill is None or not spill(topic, payload, qos, True):
+                queue = self._queue
+                if len(queue) >= _MAX_QUEUED:
+                    if qos or queue[0][2]:
+                        raise IoTCError("offline and the send queue is full")
+                    queue.pop(0)
+                if not isinstance(payload, (bytes, str)):
+                    import json
 
-                payload = json.dumps(payload)
-            queue.append((topic, payload, qos))
+                    payload = json.dumps(payload)
+                queue.append((topic, payload, qos))
             if link is not None:
                 self._lost(e)
         return 0

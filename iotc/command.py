@@ -34,7 +34,8 @@ def split_command(name):
 def on_command(client, name, rid, payload):
     comp, cmd = split_command(name)
     command = Command(cmd, _value(payload), comp, rid, str(payload, "utf-8"))
-    cb = client._events.get(2)  # IoTCEvents.COMMANDS
+    cb = client._events.get(11)  # an extra's own commands, by name (iotc.hooks)
+    cb = cb and cb.get(cmd) or client._events.get(2)  # IoTCEvents.COMMANDS
     if cb is None:
         _respond(client, command, {"error": "no handler for commands"}, 501)
         return
@@ -87,7 +88,8 @@ def on_c2d(client, props, payload):
     # IoT Central offline commands: method-name names the command (legacy "Commands:" prefix).
     name = props.get("method-name") or ""
     comp, cmd = split_command(name.split(":")[-1])
-    cb = client._events.get(3)  # IoTCEvents.ENQUEUED_COMMANDS
+    cb = client._events.get(11)  # an extra's own commands, by name (iotc.hooks)
+    cb = cb and cb.get(cmd) or client._events.get(3)  # IoTCEvents.ENQUEUED_COMMANDS
     if cb is not None:  # "@": IoT Central's body for a command with no parameter
         value = None if len(payload) == 1 and payload[0] == 64 else _value(payload)
         cb(Command(cmd, value, comp, props.get("$.mid"), str(payload, "utf-8")))

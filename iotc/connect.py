@@ -20,6 +20,10 @@ def run(client, force_dps):
     # -> the next phase: ("dps", registration token) or ("session", force_dps).
     # force_dps: True, provision whatever is cached; False, connect() as the application called
     # it; None, healing inside listen(). client._assigned False: refused, the cache is not read.
+    # -> None: an extra holds the client offline (iotc.stop), and has said why and until when.
+    for gate in client._events.get(13, ()):  # the extras' (iotc.hooks)
+        if gate(force_dps):
+            return None
     if client._assigned is None and client.storage and not force_dps:
         c = client.storage.retrieve()
         if c is not None:

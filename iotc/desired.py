@@ -69,7 +69,8 @@ def on_property(client, comp, name, value, version):
     # Hand a desired property to the callback; its return value is acknowledged (ac 200),
     # None/False is not, an exception is acknowledged as a device error (ac 500). A callback
     # (name, value), as micropython-iotc 1.0 had it, is called so.
-    cb = client._events.get(1)  # IoTCEvents.PROPERTIES
+    cb = client._events.get(10)  # an extra's own properties, by name (iotc.hooks)
+    cb = cb and cb.get(name) or client._events.get(1)  # IoTCEvents.PROPERTIES
     status, desc = 200, "completed"
     if cb is not None:
         try:

@@ -25,6 +25,7 @@ def run(client, reason, was_up):
         client._tls = False
         if was_up:
             client._emit(4, False, "disconnect() called")  # IoTCEvents.CONNECTION
+        _hooks(client, "disconnect() called")
         return
     client._failures += 1
     delay = backoff(client._failures, client.RETRY_MS, client.RETRY_MAX_MS)
@@ -33,3 +34,9 @@ def run(client, reason, was_up):
     client._due = time.ticks_add(time.ticks_ms(), delay)
     client._log("connection lost ({}); retrying in {} ms", reason, delay)
     client._emit(4, False, str(reason))
+    _hooks(client, str(reason))
+
+
+def _hooks(client, reason):
+    for hook in client._events.get(12, ()):  # the extras' (iotc.hooks)
+        hook(False, reason)

@@ -21,6 +21,8 @@ def run(client):
         raise
     client._failures = 0
     client._emit(4, True, "connected")  # IoTCEvents.CONNECTION
+    for hook in client._events.get(12, ()):  # the extras' (iotc.hooks)
+        hook(True, "connected")
     try:
         # What the hub never acknowledged goes again, oldest first: MicroPython's dicts keep no
         # order, and ids wrap at 65535, so an id's age is its distance back from the last one.

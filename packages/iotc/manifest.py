@@ -22,6 +22,7 @@ CORE = (
     "enums.py",
     "errors.py",
     "failure.py",
+    "hooks.py",
     "inbox.py",
     "link.py",
     "more.py",
