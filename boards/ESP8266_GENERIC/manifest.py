@@ -37,6 +37,7 @@ FROZEN = (
     # error through them (verify=True, no ca_file), and constants stay in flash
     "store.py",  # FileStorage: skip DPS at boot, saving a TLS handshake and its heap
     "more.py",  # where the optional packages' names live (loaded only for such a name)
+    "hooks.py",  # where an extra joins a client (loaded only by an extra, e.g. a mip-installed one)
 )
 # Left out on purpose, with the reason. Nothing yet: every core module is on the path of
 # connect() or of a feature an ESP8266 user needs.
