@@ -29,7 +29,6 @@ class Rate:
         self._held = {}  # component -> [payload, properties] waiting for its send time
         self.dropped = 0  # sends dropped (mode "drop")
         self.merged = 0  # sends folded into a held one (mode "coalesce")
-        self._flushing = False
         one(client, SEND, self._send)
         add(client, TICK, self._tick)
         add(client, LINK, self._link)
@@ -65,8 +64,6 @@ class Rate:
 
     def _send(self, payload, properties, component):
         # The SEND hook: -> the payload to send now, or None.
-        if self._flushing:
-            return payload
         held = self._held
         if self.due(component):
             self._last[component] = time.ticks_ms()
@@ -98,17 +95,13 @@ class Rate:
             return
         for comp in list(held):
             if self._client._link is not None and self.due(comp):
-                payload, props = held.pop(comp)
-                self._last[comp] = time.ticks_ms()
-                self._flushing = True
+                payload, props = held.pop(comp)  # and due: the SEND hook lets it go
                 try:
                     self._client.send_telemetry(payload, props, comp)
                 except OSError:
                     raise
                 except Exception as e:  # offline and the queue full: this one is lost
                     self._client._log("{}: a held message not sent ({!r})", NAME, e)
-                finally:
-                    self._flushing = False
 
     def _link(self, connected, reason):
         # The LINK hook: at each connect, the interval IoT Central set (in the twin), so it
