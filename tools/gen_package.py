@@ -41,6 +41,9 @@ EXTRAS = (
     Extra("iotc-legacy", ("legacy.py",), "the old iotc SDK's camelCase Device API", ()),
     Extra("iotc-aio", ("aio.py",), "asyncio API: await connect() and sends", ()),
     Extra("iotc-x509", ("x509.py",), "X.509 device certificates for DPS and the hub", ()),
+    Extra("iotc-rate", ("rate.py",), "telemetry send interval, set in code or from IoT Central",
+          ()),
+    Extra("iotc-stop", ("stop.py",), "the cloud's stop command, kept across reboots", ()),
 )
 
 CORE_DESCRIPTION = "Azure IoT Central device client."
