@@ -37,7 +37,7 @@ class Stop:
         self._t0 = None  # the clock is behind the stop's start (unset): when this run saw it
         self._here = False  # it came in this run: the application's next connect() ends it
         self._cut = False  # the link goes at the next TICK
-        self._held = False  # the gate held a connect in this run
+        self._held = False  # the stop kept the client down in this run (clear() connects)
         try:
             with open(path) as f:
                 import json
@@ -71,8 +71,8 @@ class Stop:
         return self.until - now
 
     def clear(self):
-        # End the stop (and forget it on flash). A connect the stop held goes ahead at the
-        # next listen().
+        # End the stop (and forget it on flash). A client the stop kept down in this run (its
+        # link cut, or a connect() held) connects at the next listen().
         c = self._client
         held = self._held and c._link is None
         self._end()
@@ -101,7 +101,7 @@ class Stop:
             else:
                 self._client._log(err)
             return
-        secs = None if v is None else int(v + 0.999)
+        secs = None if v is None else int(v) + (v > int(v))  # whole seconds, rounded up
         until = None if secs is None else _now() + secs
         if ack:  # first: IoT Central shows the device's answer
             ack(command, {"until": until}, 200)
@@ -135,6 +135,7 @@ class Stop:
             c = self._client
             c._failures = 0
             c._tls = False  # the trust is made again at the next connect, as disconnect() does
+            self._held = True
             self._wait()
 
     def _gate(self, force_dps):

@@ -104,12 +104,24 @@ def test_indefinite_stop_ends_only_by_connect():
     c.disconnect()
 
 
+def test_clear_in_the_same_run_reconnects_at_the_next_listen():
+    c, s, events = _stopped_client("stop-clear")
+    _result(c, _invoke("stop-clear", {}))  # {}: no seconds, until cleared
+    wait(lambda: not c.is_connected(True), c, what="the stop")
+    eq((c.is_connected(), s.until), (False, None))
+    _down(c, "stop-clear", 500)
+    s.clear()
+    wait(lambda: c.is_connected(True), c, what="the reconnect after clear()")
+    eq((device("stop-clear")["connects"], _exists(_path("stop-clear"))), (2, False))
+    c.disconnect()
+
+
 def test_stop_expires_and_listen_reconnects_by_itself():
     c, s, events = _stopped_client("stop-expiry")
-    cid = _invoke("stop-expiry", {"seconds": 2})
+    cid = _invoke("stop-expiry", {"seconds": 1.2})
     wait(lambda: not c.is_connected(True), c, what="the stop")
     status, payload = _result(c, cid)
-    eq(status, 200)
+    eq((status, s._secs), (200, 2))  # a fraction rounded up
     until = payload["until"]
     eq(c.is_connected(), True)  # a reconnect is scheduled: at the stop's end
     wait(lambda: c.is_connected(True), c, timeout_ms=30000, what="the reconnect at the end")
