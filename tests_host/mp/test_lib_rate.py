@@ -122,6 +122,20 @@ def test_coalesce_merges_and_listen_sends_at_the_send_time():
     c.disconnect()
 
 
+def test_coalesce_held_values_go_when_the_interval_has_passed():
+    # Nothing sent after the held one: listen() alone sends it once its time comes.
+    c = _connected("rate-later")
+    r = Rate(c, 2, mode="coalesce")
+    c.send_telemetry({"a": 1})
+    c.send_telemetry({"a": 2})
+    c.send_telemetry({"b": 3})
+    eq(r.merged, 1)
+    wait(lambda: len(telemetry("rate-later")) == 2, c, what="the held message")
+    eq(_bodies("rate-later"), [{"a": 1}, {"a": 2, "b": 3}])
+    eq(r._held, {})
+    c.disconnect()
+
+
 def test_coalesce_held_values_join_the_next_send():
     c = _connected("rate-join")
     r = Rate(c, 3600, mode="coalesce")
