@@ -51,6 +51,7 @@ class Stop:
             pass
         except Exception as e:  # not ours or cut short: a board that never comes back is worse
             client._log("{}: {} ignored ({!r})", NAME, path, e)
+        self._cut = self.stopped and client._link is not None  # made after connect(): down
         named(client, COMMAND, NAME, self._command)
         add(client, TICK, self._tick)
         add(client, LINK, self._link)

@@ -200,6 +200,24 @@ def test_unset_clock_holds_the_stop_its_length_from_boot():
     c.disconnect()
 
 
+def test_stop_made_after_connect_still_holds_a_kept_stop():
+    with open(_path("stop-late"), "w") as f:
+        json.dump({"until": unix_time() + 3600, "seconds": 3600}, f)
+    c = client("stop-late")
+    events = []
+    c.on(IoTCEvents.CONNECTION, lambda up, why: events.append((up, why)))
+    c.connect()
+    s = Stop(c, _path("stop-late"))
+    wait(lambda: not c.is_connected(True), c, what="the stop")
+    eq(events, [(True, "connected"), (False, REASON)])
+    _down(c, "stop-late")
+    c.connect()  # a stop from before this run: held
+    eq(c.is_connected(True), False)
+    s.clear()
+    wait(lambda: c.is_connected(True), c, what="the reconnect after clear()")
+    c.disconnect()
+
+
 def test_a_file_that_is_not_a_stop_is_ignored():
     with open(_path("stop-garbage"), "w") as f:
         f.write("{not json")
