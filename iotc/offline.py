@@ -32,9 +32,10 @@ def run(client, reason, was_up):
     if not client._assigned and client._dps_at is not None:  # only DPS can help: not yet
         delay = max(delay, min(int((client._dps_at - time.time()) * 1000), 86400000))
     client._due = time.ticks_add(time.ticks_ms(), delay)
-    client._log("connection lost ({}); retrying in {} ms", reason, delay)
     client._emit(4, False, str(reason))
     _hooks(client, str(reason))
+    if client._due is not None:  # an extra may hold the client offline (iotc.stop)
+        client._log("connection lost ({}); retrying in {} ms", reason, delay)
 
 
 def _hooks(client, reason):
