@@ -1,0 +1,247 @@
+# iotc-spool (iotc/spool.py): telemetry stored on a real littlefs while the link is down, on a
+# flash chip stand-in (flashchip.py), replayed to the emulator after the reconnect.
+import json
+import os
+import time
+
+import emuctl
+import flashchip
+from libutil import client, eq, telemetry, wait
+
+from iotc.spool import Spool
+
+_EPOCH = 946684800 if time.gmtime(0)[0] == 2000 else 0  # the esp32 platform's clock
+
+
+def _iso():
+    # -> (now in Unix seconds, now as iothub-creation-time-utc has it)
+    t = time.time()
+    return int(t) + _EPOCH, "{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}Z".format(
+        *time.gmtime(int(t))[:6])
+
+
+def _chip(name, blocks=64):
+    # A blank chip for this case (its image in /tmp, removed first: a fresh board).
+    img = "/tmp/iotc-spool-{}.bin".format(name)
+    try:
+        os.remove(img)
+    except OSError:
+        pass
+    return flashchip.mount(img, blocks)
+
+
+def _unmount():
+    import vfs
+
+    try:
+        vfs.umount("/flash")
+    except OSError:
+        pass
+
+
+def _fault(**kw):
+    status, body = emuctl.call("POST", "/faults", kw)
+    eq(status, 200)
+    return body
+
+
+def _offline(c, dev):
+    # The link drops and reconnects are refused until _online().
+    _fault(kind="refuse_connect", device=dev, count=100000)
+    _fault(kind="drop", device=dev)
+    wait(lambda: not c.is_connected(True), c, what="the drop")
+
+
+def _online(c):
+    emuctl.call("POST", "/faults/clear")
+    wait(lambda: c.is_connected(True), c, timeout_ms=20000, what="the reconnect")
+
+
+def _drained(c, sp, timeout_ms=30000):
+    wait(lambda: not sp.pending() and not sp._sent and not c._inflight, c,
+         timeout_ms=timeout_ms, what="the store replayed")
+
+
+def _events(dev, kind):
+    status, body = emuctl.call("GET", "/events?since=0&device=" + dev)
+    eq(status, 200)
+    return [e for e in body["events"] if e["type"] == kind]
+
+
+def _replay_in_order(dev, qos):
+    _unmount()
+    chip = _chip(dev)
+    c = client(dev, qos=qos)
+    c.RETRY_MS = 20
+    c.connect()
+    sp = Spool(c, "/flash/spool", rate=20)
+    c.send_telemetry({"n": -1})  # the store is empty and the link up: sent now
+    eq(sp.stored, 0)
+    _offline(c, dev)
+    made = {}
+    for i in range(10):
+        t0 = _iso()
+        c.send_telemetry({"n": i})
+        made[i] = (t0, _iso())
+        if i == 4:
+            time.sleep_ms(1100)
+    eq((sp.stored, sp.pending()), (10, True))
+    time.sleep_ms(1100)  # so arrival is a second or more after creation
+    _online(c)
+    for i in range(10, 13):  # while stored ones remain: stored too, so the order is kept
+        t0 = _iso()
+        c.send_telemetry({"n": i})
+        made[i] = (t0, _iso())
+    eq(sp.stored, 13)
+    _drained(c, sp)
+    c.send_telemetry({"n": 13})  # the store is empty again: sent now
+    wait(lambda: len(telemetry(dev)) >= 15, c, what="the last message")
+    got = telemetry(dev)
+    eq([json.loads(m["body"])["n"] for m in got], list(range(-1, 14)))
+    mids = set()
+    for m in got:
+        n = json.loads(m["body"])["n"]
+        if n not in made:
+            continue
+        eq(m["qos"], qos)
+        iso = m["properties"]["iothub-creation-time-utc"]
+        if iso not in (made[n][0][1], made[n][1][1]):
+            raise AssertionError("message {}: created {} not in {}".format(n, iso, made[n]))
+        if n < 10 and m["ts"] < made[n][0][0] + 1:
+            raise AssertionError("message {} stamped at arrival: {} {}".format(n, iso, m["ts"]))
+        mids.add(m["system"]["$.mid"])
+    eq(len(mids), 13)
+    eq(sp.replayed, 13)
+    eq(os.listdir("/flash/spool"), ["pos"])  # drained: no segment left
+    print("flash: {} B programmed, {} blocks erased".format(chip.programmed, chip.erased))
+    c.disconnect()
+    sp.close()
+    _unmount()
+
+
+def test_offline_stored_then_replayed_in_order_qos0():
+    _replay_in_order("spl-q0", 0)
+
+
+def test_offline_stored_then_replayed_in_order_qos1():
+    _replay_in_order("spl-q1", 1)
+
+
+def test_qos1_link_lost_before_puback_is_resent_not_lost():
+    dev = "spl-puback"
+    _unmount()
+    _chip(dev)
+    c = client(dev, qos=1)
+    c.RETRY_MS = 20
+    c.connect()
+    sp = Spool(c, "/flash/spool", rate=50)
+    _offline(c, dev)
+    for i in range(6):
+        c.send_telemetry({"n": i})
+    _online(c)
+    committed = (sp._cs, sp._co)
+    _fault(kind="stall", device=dev, seconds=30)  # the hub's PUBACKs are held back
+    t0 = time.ticks_ms()
+    while time.ticks_diff(time.ticks_ms(), t0) < 600:
+        c.listen()
+        time.sleep_ms(5)
+    eq((sp.replayed, len(c._inflight), (sp._cs, sp._co)), (2, 2, committed))  # not committed
+    _fault(kind="drop", device=dev)  # the link dies, the PUBACKs with it
+    emuctl.call("POST", "/faults/clear")
+    _drained(c, sp)
+    got = [(json.loads(m["body"])["n"], m["system"]["$.mid"]) for m in telemetry(dev)]
+    first = []
+    mid = {}
+    for n, m in got:
+        if n in mid:
+            eq(mid[n], m)  # a duplicate carries the same id: recognisable
+        else:
+            first.append(n)
+            mid[n] = m
+    eq(first, list(range(6)))
+    if len(got) <= 6:
+        raise AssertionError("nothing was resent: {}".format(got))
+    print("resent after the lost PUBACKs: {} duplicate(s), same $.mid".format(len(got) - 6))
+    c.disconnect()
+    sp.close()
+    _unmount()
+
+
+def _full(dev, policy):
+    _unmount()
+    _chip(dev)
+    c = client(dev)
+    c.RETRY_MS = 20
+    c.connect()
+    told = []
+    sp = Spool(c, "/flash/spool", max_bytes=1024, max_files=2, when_full=policy, rate=50,
+               on_full=lambda how, n: told.append((how, n)))
+    _offline(c, dev)
+    for i in range(20):
+        c.send_telemetry({"n": i})
+    _online(c)
+    _drained(c, sp)
+    got = [json.loads(m["body"])["n"] for m in telemetry(dev)]
+    print(policy, "kept", got, "events", told)
+    if not told or any(how != policy for how, n in told):
+        raise AssertionError(told)
+    c.disconnect()
+    sp.close()
+    _unmount()
+    return got, told, sp
+
+
+def test_full_drop_oldest_keeps_the_newest_and_says_so():
+    got, told, sp = _full("spl-drop", "drop_oldest")
+    dropped = sum(n for how, n in told)
+    eq(got, list(range(20 - len(got), 20)))  # the newest, in order
+    eq((dropped, sp.dropped, len(got) + dropped), (20 - len(got), dropped, 20))
+    if len(got) > 12:
+        raise AssertionError("more kept than two files hold: {}".format(got))
+
+
+def test_full_refuse_newest_keeps_the_oldest_and_says_so():
+    got, told, sp = _full("spl-refuse", "refuse_newest")
+    eq(got, list(range(len(got))))  # the oldest, in order
+    eq((told, sp.refused), ([("refuse_newest", 1)] * (20 - len(got)), 20 - len(got)))
+
+
+def test_replay_is_paced_under_the_hubs_throttle():
+    # The hub's d2c limits brought low: an unpaced flood is throttled (429002, the link
+    # closed); the same number replayed from the store at `rate` is not.
+    flood, dev = "spl-flood", "spl-paced"
+    lim = emuctl.call("GET", "/limits")[1]
+    emuctl.call("POST", "/limits", {"d2c_per_s": 5, "d2c_burst": 5, "d2c_backlog": 3})
+    _unmount()
+    try:
+        c = client(flood)
+        c.RETRY_MS = 20
+        c.connect()
+        for i in range(20):
+            c.send_telemetry({"n": i})
+        wait(lambda: _events(flood, "disconnected"), c, what="the throttle")
+        why = [e["reason"] for e in _events(flood, "disconnected")]
+        if "429" not in why[0]:
+            raise AssertionError(why)
+        c.disconnect()
+        time.sleep_ms(2000)  # the hub's bucket fills again
+        _chip(dev)
+        c = client(dev, qos=1)
+        c.RETRY_MS = 20
+        c.connect()
+        sp = Spool(c, "/flash/spool", rate=4)
+        _offline(c, dev)
+        for i in range(20):
+            c.send_telemetry({"n": i})
+        _online(c)
+        _drained(c, sp)
+        eq([json.loads(m["body"])["n"] for m in telemetry(dev)], list(range(20)))
+        eq([e["reason"] for e in _events(dev, "disconnected")
+            if "429" in e["reason"] or "hrottl" in e["reason"]], [])
+        print("flood: closed with {!r}; replay of 20 at 4/s: no throttle".format(why[0]))
+        c.disconnect()
+        sp.close()
+    finally:
+        emuctl.call("POST", "/limits", {k: lim[k] for k in ("d2c_per_s", "d2c_burst",
+                                                             "d2c_backlog")})
+        _unmount()
