@@ -292,6 +292,14 @@ SOAK_SEED ?=
 soak: deps
 	IOTC_SOAK=long IOTC_SOAK_SEED=$(SOAK_SEED) $(PY) -m pytest -m soak tests_host/test_soak.py
 
+# The long seeded crash test of iotc-spool (tests_host/test_spool_crash.py): 200 runs of
+# processes killed while storing and replaying (`make test` runs 20). SPOOL_SEED=S: that seed.
+SPOOL_SEED ?= 15
+.PHONY: spool-crash
+spool-crash: deps
+	IOTC_SPOOL_CRASH_RUNS=200 IOTC_SPOOL_CRASH_SEED=$(SPOOL_SEED) $(PY) -m pytest -s \
+		tests_host/test_spool_crash.py
+
 # ---- make fwcheck: the library's tests on a unix port built from a MicroPython tag ----
 #   make fwcheck MICROPY_DIR=~/micropython TAG=v1.21.0
 # tools/fwcheck.py extracts TAG and the submodules it pins into build/fwcheck/TAG/ (the trees

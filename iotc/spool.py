@@ -90,8 +90,9 @@ class Spool:
         self._busy = False  # replaying: the spill of our own publish is not a new message
         self._next = time.ticks_ms()
         # Counts, since this object was made: stored, replayed (sent, as the core sends),
-        # dropped (with an oldest file), refused (store full), torn (records cut by a reset).
-        self.stored = self.replayed = self.dropped = self.refused = self.torn = 0
+        # dropped (with an oldest file), refused (store full), torn (records cut by a reset),
+        # written (bytes written to files: records and "pos"; what littlefs programs is more).
+        self.stored = self.replayed = self.dropped = self.refused = self.torn = self.written = 0
         self._open()
         hooks.one(client, hooks.SPILL, self._spill)
         hooks.add(client, hooks.TICK, self._tick)
@@ -160,9 +161,10 @@ class Spool:
 
     def _write_pos(self, seg, off):
         body = "{} {} {}".format(self._id, seg, off).encode()
+        body += " {:x}".format(_adler(body)).encode()
         with open(self._name("pos"), "wb") as f:
             f.write(body)
-            f.write(" {:x}".format(_adler(body)).encode())
+        self.written += len(body)
         self._cs, self._co = seg, off
 
     def _scan(self, seg, off=0, count=False):
@@ -272,6 +274,7 @@ class Spool:
                 self._wsize = 0
                 raise
         self._wsize += _HEAD + tl + pl
+        self.written += _HEAD + tl + pl
         self.stored += 1
 
     def _full(self):
