@@ -23,14 +23,16 @@
 # at a segment's end, where the reader stops. "pos" is written whole (on littlefs a rewrite
 # is atomic; elsewhere a torn one fails its checksum and the replay starts again from the
 # oldest segment: duplicates, never a loss) before the segments it passed are removed.
+#
+# Held in RAM: this module and the Spool object. The rare work (opening a store, recovery,
+# making room when full, leaving) is in iotc.spoolfs, loaded for it and dropped after.
 
 import os
 import time
 
 from micropython import const
 
-from iotc import IoTCError
-from iotc import hooks
+from iotc import IoTCError, _forget
 
 try:
     from binascii import crc32 as _crc
@@ -40,6 +42,7 @@ except ImportError:  # ESP8266: MICROPY_PY_BINASCII_CRC32 is 0
 _HEAD = const(10)  # the record header's bytes
 _WINDOW = const(2)  # iotc.client's _MAX_INFLIGHT: a QoS 1 replay never waits for room
 _CLOCK_SET = const(2024)  # a board clock before this year was never set (no NTP yet)
+_ROOM = const(96)  # the header and the properties _stamp adds, at most
 
 
 def _adler(data, v=1):
@@ -73,91 +76,36 @@ class Spool:
                  when_full="drop_oldest", rate=5, on_full=None):
         # on_full(policy, count): called when the store is full, with "drop_oldest" and the
         # number of unsent messages dropped with the oldest file, or "refuse_newest" and 1.
-        if when_full not in ("drop_oldest", "refuse_newest"):
-            raise ValueError("when_full: 'drop_oldest' or 'refuse_newest'")
-        size = max_bytes // max(max_files, 1)
-        if max_files < 1 or size < 128 or rate <= 0:
-            raise ValueError("spool: max_files >= 1, max_bytes // max_files >= 128, rate > 0")
         self._c = client
         self._dir = path.rstrip("/")
-        self._size = size
-        self._files = max_files
-        self._drop = when_full == "drop_oldest"
-        self._gap = int(1000 / rate)  # ms between two replayed messages
         self._on_full = on_full
         self._head = bytearray(_HEAD)
-        self._sent = []  # [pid (0 for QoS 0), segment, end], replayed and not yet committed
+        self._sent = []  # (pid, or 0 for QoS 0, segment, end): replayed, not yet committed
         self._busy = False  # replaying: the spill of our own publish is not a new message
         self._next = time.ticks_ms()
+        self._t = self._tick  # one bound method: the one registered is the one removed
         # Counts, since this object was made: stored, replayed (sent, as the core sends),
         # dropped (with an oldest file), refused (store full), torn (records cut by a reset),
         # written (bytes written to files: records and "pos"; what littlefs programs is more).
         self.stored = self.replayed = self.dropped = self.refused = self.torn = self.written = 0
-        self._open()
-        hooks.one(client, hooks.SPILL, self._spill)
-        hooks.add(client, hooks.TICK, self._tick)
+        self._fs("open", max_bytes, max_files, when_full, rate)
+
+    def _fs(self, what, *args):
+        try:
+            return __import__("iotc.spoolfs", None, None, ("run",)).run(self, what, *args)
+        finally:
+            _forget("spoolfs", "hooks")
 
     def close(self):
         # Leave the client; what is stored stays for the next Spool on this folder.
-        hooks.one(self._c, hooks.SPILL, None)
-        hooks.remove(self._c, hooks.TICK, self._tick)
+        self._fs("close")
 
     def pending(self):
         # -> True while stored messages wait to be sent (new ones then go to the store too).
         return self._rs < self._last or self._ro < self._wsize
 
-    # --- recovery --------------------------------------------------------------------------
-
     def _name(self, seg):
         return "{}/{}".format(self._dir, seg)
-
-    def _open(self):
-        d = self._dir
-        try:
-            os.mkdir(d)
-        except OSError:
-            pass  # there already (or the next write says why not)
-        segs = sorted(int(n) for n in os.listdir(d) if n.isdigit())
-        pos = self._read_pos()
-        if pos is None:  # a new store (or "pos" torn): replay all there is, again
-            self._id = "{:08x}".format(int.from_bytes(os.urandom(4), "little"))
-            seg, off = (segs[0] if segs else 1), 0
-        else:
-            self._id, seg, off = pos
-        for s in segs:  # passed, but the reset came before they were removed
-            if s < seg:
-                os.remove(self._name(s))
-        segs = [s for s in segs if s >= seg]
-        if seg not in segs:
-            # Gone (dropped or drained): the reader starts at the next one there is, and a
-            # new segment takes a number never used, so no (segment, offset) id comes back.
-            off = 0
-            seg = segs[0] if segs else seg + 1
-        self._rs, self._ro = seg, off  # the next record to send
-        self._cs, self._co = seg, off  # the next record the hub may not have (in "pos")
-        self._first = seg
-        self._last = segs[-1] if segs else seg
-        self._wsize = 0
-        if segs:
-            end, whole = self._scan(self._last)
-            if whole:
-                self._wsize = end
-            else:  # a torn tail: sealed, the reader stops there; writes go on in a new one
-                self.torn += 1
-                self._last += 1
-        if pos is None or pos[1:] != (seg, off):
-            self._write_pos(seg, off)
-
-    def _read_pos(self):
-        try:
-            with open(self._name("pos"), "rb") as f:
-                text = f.read(64)
-            i, s, o, c = text.decode().split(" ")
-            if int(c, 16) != _adler(text[: text.rindex(b" ")]):
-                return None
-            return i, int(s), int(o)
-        except (OSError, ValueError):
-            return None
 
     def _write_pos(self, seg, off):
         body = "{} {} {}".format(self._id, seg, off).encode()
@@ -166,45 +114,6 @@ class Spool:
             f.write(body)
         self.written += len(body)
         self._cs, self._co = seg, off
-
-    def _scan(self, seg, off=0, count=False):
-        # Walk segment seg's records from off, checking each -> (offset after the last good
-        # one, True if nothing follows it: no torn tail), or with count, how many there are
-        # (counted without reading their bodies).
-        head = self._head
-        n = 0
-        try:
-            f = open(self._name(seg), "rb")
-        except OSError:
-            return (0 if count else (off, True))
-        buf = None if count else memoryview(bytearray(64))
-        try:
-            f.seek(off)
-            while True:
-                got = f.readinto(head)
-                if not got:
-                    return n if count else (off, True)
-                if got < _HEAD:
-                    return n if count else (off, False)
-                left = _le(head, 5, 2) + _le(head, 7, 3)
-                if count:
-                    f.seek(left, 1)
-                    n += 1
-                    continue
-                kind = head[4] & 2
-                v = _sum(kind, memoryview(head)[4:], 0)
-                while left:
-                    got = f.readinto(buf[: min(left, 64)])
-                    if not got:
-                        return off, False
-                    left -= got
-                    if v is not None:
-                        v = _sum(kind, buf[:got], v)
-                if v is not None and v != _le(head, 0, 4):
-                    return off, False
-                off = f.tell()
-        finally:
-            f.close()
 
     # --- storing ---------------------------------------------------------------------------
 
@@ -244,10 +153,10 @@ class Spool:
     def _store(self, topic, payload, qos):
         # About 80 B of properties are added: the record is checked against a file's size
         # with them. A message larger than a file: an error, nothing stored.
-        if _HEAD + len(topic) + 96 + len(payload) > self._size:
+        if _ROOM + len(topic) + len(payload) > self._size:
             raise IoTCError("offline store: message larger than a file (max_bytes // max_files)")
-        if self._wsize and self._wsize + _HEAD + len(topic) + 96 + len(payload) > self._size:
-            if self._last + 2 - self._first > self._files and not self._full():
+        if self._wsize and self._wsize + _ROOM + len(topic) + len(payload) > self._size:
+            if self._last + 2 - self._first > self._files and not self._fs("full"):
                 return
             self._last += 1
             self._wsize = 0
@@ -276,37 +185,6 @@ class Spool:
         self._wsize += _HEAD + tl + pl
         self.written += _HEAD + tl + pl
         self.stored += 1
-
-    def _full(self):
-        # The store holds max_files files and needs one more -> True: room made.
-        if not self._drop:
-            self.refused += 1
-            self._tell("refuse_newest", 1)
-            return False
-        seg = self._first
-        # What the hub has not had from it is lost: counted for the event.
-        lost = 0
-        if self._rs <= seg:
-            lost = self._scan(seg, self._ro if self._rs == seg else 0, True)
-        nxt = seg + 1
-        if self._rs <= seg:
-            self._rs, self._ro = nxt, 0
-        self._sent = [e for e in self._sent if e[1] > seg]
-        if self._cs <= seg:
-            self._write_pos(nxt, 0)  # first, then the file goes: a reset between is harmless
-        os.remove(self._name(seg))
-        self._first = nxt  # max_files == 1: that was the file being written; _store rolls on
-        self.dropped += lost
-        self._tell("drop_oldest", lost)
-        return True
-
-    def _tell(self, policy, n):
-        self._c._log("offline store full: {} ({})", policy, n)
-        if self._on_full is not None:
-            try:
-                self._on_full(policy, n)
-            except Exception as e:  # the application's: never stops a send
-                self._c._log("spool on_full failed: {!r}", e)
 
     # --- replaying -------------------------------------------------------------------------
 
