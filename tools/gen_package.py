@@ -44,6 +44,8 @@ EXTRAS = (
     Extra("iotc-rate", ("rate.py",), "telemetry send interval, set in code or from IoT Central",
           ()),
     Extra("iotc-stop", ("stop.py",), "the cloud's stop command, kept across reboots", ()),
+    Extra("iotc-spool", ("spool.py", "spoolfs.py"),
+          "telemetry kept on flash while offline, replayed in order", ()),
 )
 
 CORE_DESCRIPTION = "Azure IoT Central device client."
