@@ -12,10 +12,10 @@
 # file, "pos": the store's id and how far the hub has the messages (segment, offset), with a
 # checksum. A record: 4 B checksum of the rest, 1 B flags (bit 0: QoS 1; bit 1: the checksum
 # is CRC-32, else Adler-32, for ports without binascii.crc32, as the ESP8266's), 2 B topic
-# length, 3 B payload length (little-endian), the topic, the payload. The topic is the one
-# sent, with `$.mid` and `iothub-creation-time-utc` added when it is stored: a replay after a
-# reset carries the same id and time, so the hub sees a duplicate it can recognise, never a
-# new message.
+# length, 3 B payload length (little-endian), the topic's property bag, the payload. The bag is
+# the one sent, with `$.mid` and `iothub-creation-time-utc` added when it is stored: a replay
+# after a reset carries the same id and time, so the hub sees a duplicate it can recognise,
+# never a new message.
 #
 # Crash safety: a record is appended and the file closed (on littlefs: committed) before the
 # send returns; a reset in the middle leaves a torn tail, which fails its checksum: the
@@ -94,7 +94,7 @@ class Spool:
         try:
             return __import__("iotc.spoolfs", None, None, ("run",)).run(self, what, *args)
         finally:
-            _forget("spoolfs", "hooks")
+            _forget("spoolfs", "hooks", "topics")
 
     def close(self):
         # Leave the client; what is stored stays for the next Spool on this folder.
@@ -136,9 +136,12 @@ class Spool:
         return True
 
     def _stamp(self, topic, seg, off):
-        # The topic with a message id and the creation time, fixed now (kept when the
-        # application gave its own). The clock not set yet: no time, the hub stamps arrival.
+        # -> the topic's property bag (after ".../messages/events/"; the replay puts it after
+        # the session's own, so a store made before the first connect, or under another device
+        # id, is sent right), with a message id and the creation time, fixed now (kept when
+        # the application gave its own). The clock not set yet: no time, the hub stamps arrival.
         t = bytes(topic)
+        t = t[t.find(b"/events/") + 8 :]
         add = []
         if b"$.mid=" not in t and b"%24.mid=" not in t:
             add.append("$.mid={}-{}-{}".format(self._id, seg, off))
@@ -148,7 +151,7 @@ class Spool:
                        .format(y, mo, d, h, mi, s))
         if not add:
             return t
-        return t + (b"" if t.endswith(b"/") else b"&") + "&".join(add).encode()
+        return t + (b"&" if t else b"") + "&".join(add).encode()
 
     def _store(self, topic, payload, qos):
         # About 80 B of properties are added: the record is checked against a file's size
@@ -240,10 +243,11 @@ class Spool:
             self._ro = 0
             self._sent.append((0, self._rs, 0))
             return
-        qos, topic, payload, end = rec
+        qos, bag, payload, end = rec
+        topic = c._topic
         self._busy = True
         try:
-            pid = c._publish(topic, payload, qos)
+            pid = c._publish(topic[: topic.find(b"/events/") + 8] + bag, payload, qos)
         finally:
             self._busy = False
         if c._link is None:  # not sent: the link broke; sent again after the reconnect

@@ -17,6 +17,13 @@ def run(sp, what, *args):
     c = sp._c
     if what == "open":
         _open(sp, *args)
+        if c._topic is None:
+            # Before the first connect: the telemetry topic as the session will name it (the
+            # device id; only its property bag is stored), so messages can be stored at once.
+            from iotc.topics import telemetry_topic
+
+            c._topic = telemetry_topic(c.device_id, c.content_type,
+                                       c.content_encoding).encode()
         hooks.one(c, hooks.SPILL, sp._spill)
         hooks.add(c, hooks.TICK, sp._t)
     elif what == "full":
