@@ -8,9 +8,9 @@ import os
 from micropython import const
 
 from iotc import hooks
-from iotc.spool import _adler, _le, _sum
+from iotc.spoolio import _adler, _le, _sum, write_pos
 
-_HEAD = const(10)  # as in iotc.spool
+_HEAD = const(10)  # as in iotc.spoolio
 
 
 def run(sp, what, *args):
@@ -80,7 +80,7 @@ def _open(sp, max_bytes, max_files, when_full, rate):
         sp._rs = sp._first = sp._last
         sp._ro = 0
     if pos is None or pos[1:] != (sp._rs, sp._ro):
-        sp._write_pos(sp._rs, sp._ro)
+        write_pos(sp, sp._rs, sp._ro)
 
 
 def _read_pos(sp):
@@ -149,7 +149,7 @@ def _full(sp):
         sp._rs, sp._ro = seg + 1, 0
     sp._sent = [e for e in sp._sent if e[1] > seg]
     if sp._cs <= seg:
-        sp._write_pos(seg + 1, 0)  # first, then the file goes: a reset between is harmless
+        write_pos(sp, seg + 1, 0)  # first, then the file goes: a reset between is harmless
     os.remove(sp._name(seg))
     sp._first = seg + 1  # max_files == 1: that was the file being written; _store rolls on
     sp.dropped += lost

@@ -44,7 +44,7 @@ EXTRAS = (
     Extra("iotc-rate", ("rate.py",), "telemetry send interval, set in code or from IoT Central",
           ()),
     Extra("iotc-stop", ("stop.py",), "the cloud's stop command, kept across reboots", ()),
-    Extra("iotc-spool", ("spool.py", "spoolfs.py"),
+    Extra("iotc-spool", ("spool.py", "spoolio.py", "spoolfs.py"),
           "telemetry kept on flash while offline, replayed in order", ()),
 )
 

@@ -8,4 +8,4 @@ metadata(description="telemetry kept on flash while offline, replayed in order",
 # (add_library: MicroPython v1.22+).
 add_library("iotc", "..")
 require("iotc", library="iotc")
-package("iotc", files=("spool.py", "spoolfs.py",), base_path="../..", opt=options.opt)
+package("iotc", files=("spool.py", "spoolfs.py", "spoolio.py",), base_path="../..", opt=options.opt)

@@ -4,8 +4,10 @@
 # SPOOL=1: with iotc-spool (kept on the flash chip stand-in, replayed paced), else the core's
 # RAM queue (32 messages). Prints "SPOOL SCENARIO OK" and figures, "FIG name bytes": module,
 # what importing iotc.spool holds; object, the Spool; offline, what the 40 messages kept while
-# offline hold; replay, the most held between listen() calls while replaying (all beyond the
-# client, after gc.collect()).
+# offline hold (with the spool: iotc.spoolio, loaded while the store is in use, included);
+# replay, the most held between listen() calls while replaying, beyond what was held when the
+# link went down; end, all sent, beyond what was held after the first connect (all after
+# gc.collect()).
 import gc
 import os
 import time
@@ -66,6 +68,11 @@ def main():
             most = max(most, gc.mem_alloc() - off)
             time.sleep_ms(2)
         print("FIG replay", most)
+    else:
+        _until(lambda: not c._queue and not c._inflight, c)
+    c.listen()  # with the spool: the store empty, iotc.spoolio goes
+    gc.collect()
+    print("FIG end", gc.mem_alloc() - base)
     c.disconnect()
     print("SPOOL SCENARIO OK")
 
