@@ -91,6 +91,15 @@ def relay_report(request):
     return request.config.stash.setdefault(_RELAY_LINES, []).append
 
 
+_SPOOL_LINES = pytest.StashKey()
+
+
+@pytest.fixture
+def spool_report(request):
+    """spool_report(line): iotc-spool's counts and figures, printed at the end ("spool")."""
+    return request.config.stash.setdefault(_SPOOL_LINES, []).append
+
+
 def pytest_terminal_summary(terminalreporter, config):
     if harness.wraps:
         terminalreporter.write_line("esp32 platform: {} of {} cases crossed a ticks wrap".format(
@@ -103,5 +112,10 @@ def pytest_terminal_summary(terminalreporter, config):
     lines = config.stash.get(_RELAY_LINES, [])
     if lines:
         terminalreporter.section("relay")
+        for line in lines:
+            terminalreporter.write_line(line)
+    lines = config.stash.get(_SPOOL_LINES, [])
+    if lines:
+        terminalreporter.section("spool")
         for line in lines:
             terminalreporter.write_line(line)

@@ -162,7 +162,7 @@ def one_run(emulator, run, counts):
     os.remove(img)
 
 
-def test_spool_survives_seeded_kills(emulator):
+def test_spool_survives_seeded_kills(emulator, spool_report):
     counts = {k: 0 for k in (
         "runs", "lives", "kill points", "killed by sigkill", "killed by powercut",
         "killed while storing", "killed while replaying", "messages stored", "messages arrived",
@@ -173,9 +173,12 @@ def test_spool_survives_seeded_kills(emulator):
     t0 = time.monotonic()
     for run in range(RUNS):
         one_run(emulator, run, counts)
-    print("spool crash test, seed {}, {:.0f} s:".format(SEED, time.monotonic() - t0))
+    head = "crash test, seed {}, {:.0f} s:".format(SEED, time.monotonic() - t0)
+    print(head)
+    spool_report(head)
     for k, v in counts.items():
         print("  {}: {}".format(k, v))
+    spool_report("  " + ", ".join("{} {}".format(k, v) for k, v in counts.items()))
     assert counts["runs"] == RUNS
     for k in ("messages lost", "corrupt stores", "duplicates as new", "order violations"):
         assert counts[k] == 0, (k, counts)
