@@ -48,7 +48,9 @@ class Spool:
         self._busy = False  # replaying: the spill of our own publish is not a new message
         self._next = time.ticks_ms()
         self._io = None  # iotc.spoolio while the store is in use
-        self._t = self._tick  # one bound method: the one registered is the one removed
+        # One bound method each: the one registered is the one removed.
+        self._t = self._tick
+        self._g = self._gate
         # Counts, since this object was made: stored, replayed (sent, as the core sends),
         # dropped (with an oldest file), refused (store full), torn (records cut by a reset),
         # written (bytes written to files: records and "pos"; what littlefs programs is more).
@@ -87,6 +89,15 @@ class Spool:
         if not (offline or self.pending()):
             return False  # nothing waits: the core sends it now
         return self._use().spill(self, topic, payload, qos)
+
+    def _gate(self, force_dps):
+        # The GATE hook, at the start of each connect: never holds it, but drops iotc.spoolio
+        # (kept while storing offline), so that the connect, the heap's worst moment, runs
+        # without it; the replay loads it again.
+        if self._io is not None:
+            self._io = None
+            _forget("spoolio")
+        return False
 
     def _tick(self):
         # The TICK hook (listen(), link up): replays while the store is in use; the store

@@ -26,11 +26,13 @@ def run(sp, what, *args):
                                        c.content_encoding).encode()
         hooks.one(c, hooks.SPILL, sp._spill)
         hooks.add(c, hooks.TICK, sp._t)
+        hooks.add(c, hooks.GATE, sp._g)
     elif what == "full":
         return _full(sp)
     else:
         hooks.one(c, hooks.SPILL, None)
         hooks.remove(c, hooks.TICK, sp._t)
+        hooks.remove(c, hooks.GATE, sp._g)
 
 
 def _open(sp, max_bytes, max_files, when_full, rate):

@@ -14,7 +14,7 @@ def test_spool_heap_from_mpy(emulator, spool_report):
     for spool in (False, True):
         ok, out = spoolfigures.run(emulator, tree, 256 * 1024, spool)
         assert ok, out
-        figures[spool] = {k: int(v) for k, v in re.findall(r"^FIG (\w+) (\d+)$", out, re.M)}
+        figures[spool] = {k: int(v) for k, v in re.findall(r"^FIG (\w+) (-?\d+)$", out, re.M)}
     line = "heap beyond the client, from .mpy: with iotc-spool {}; without (the RAM queue) {}".format(
         figures[True], figures[False])
     print(line)
