@@ -344,3 +344,36 @@ def test_stored_before_the_first_connect():
     c.disconnect()
     sp.close()
     _unmount()
+
+
+def test_beside_iotc_rate():
+    # With the send throttle (iotc-rate, coalescing) too: what the throttle lets go while the
+    # link is down is stored; what it holds goes after the reconnect, behind the stored ones.
+    from iotc.rate import Rate
+
+    dev = "spl-rate"
+    _unmount()
+    _chip(dev)
+    c = client(dev, qos=1)
+    c.RETRY_MS = 20
+    c.connect()
+    rate = Rate(c, 0.2, "coalesce")
+    sp = Spool(c, "/flash/spool", rate=50)
+    _offline(c, dev)
+    for i in range(10):
+        c.send_telemetry({"n": i})
+        time.sleep_ms(60)
+    if not 0 < sp.stored < 10:
+        raise AssertionError("stored {} of 10".format(sp.stored))
+    _online(c)
+    _drained(c, sp)
+    wait(lambda: not rate._held and not c._inflight, c, what="the held message")
+    _drained(c, sp)
+    got = telemetry(dev)
+    ns = [json.loads(m["body"])["n"] for m in got]
+    eq((ns, ns[-1]), (sorted(ns), 9))
+    print("with iotc-rate: {} stored, arrived {}".format(sp.stored, ns))
+    rate.close()
+    c.disconnect()
+    sp.close()
+    _unmount()
