@@ -293,7 +293,8 @@ soak: deps
 	IOTC_SOAK=long IOTC_SOAK_SEED=$(SOAK_SEED) $(PY) -m pytest -m soak tests_host/test_soak.py
 
 # The long seeded crash test of iotc-spool (tests_host/test_spool_crash.py): 200 runs of
-# processes killed while storing and replaying (`make test` runs 20). SPOOL_SEED=S: that seed.
+# processes killed while storing and replaying, about 8 minutes (`make test` runs 20, under a
+# minute). SPOOL_SEED=S: that seed.
 SPOOL_SEED ?= 15
 .PHONY: spool-crash
 spool-crash: deps
