@@ -1,0 +1,242 @@
+"""Updates over the air (iotc-ota: iotc/ota.py, otaget.py, otaboot.py, otapart.py; docs/ota.md)
+on the unix port against the emulator, which serves the update files over HTTPS (files.py).
+
+A board here is a folder: flash.img, a real littlefs on the flash stand-in (a file-backed block
+device, tests_host/mp/otastandin.py), holding the application (main.py, cfg.json); a start of
+the board is one unix-port process (tests_host/mp/otaboard.py: boot.py's lines, then main.py
+from the flash); a reboot is that process ending with status 3 (the machine.reset stand-in)
+and the test starting the next one over the same folder. The ESP32 firmware case adds the
+partition stand-in (files for ota_0, ota_1 and the bootloader's otadata). All else is real.
+"""
+
+import hashlib
+import json
+import os
+import random
+import signal
+import subprocess
+import threading
+import time
+import uuid
+
+import pytest
+
+import harness
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+MP = os.path.join(HERE, "mp")
+MICROPYPATH = ":".join([ROOT, os.path.join(ROOT, ".deps", "lib"), os.path.join(HERE, "mplib"),
+                        MP, ".frozen"])
+REBOOT = 3
+TIMEOUT = 90
+with open(os.path.join(MP, "otaapp.py")) as _f:
+    APP = _f.read()
+
+
+def app_source(version):
+    return APP.replace('VERSION = "0"', 'VERSION = "{}"'.format(version), 1)
+
+
+class Board:
+    def __init__(self, tmp_path, emulator, blocks=64, firmware=False, trial_s=30):
+        self.dir = str(tmp_path)
+        self.emu = emulator
+        self.device = "ota-{}".format(uuid.uuid4().hex[:8])
+        i = emulator.info
+        self.cfg = {"scope": i["id_scope"], "device": self.device, "key": i["group_key"],
+                    "dps": i["dps"], "ca": i["ca_der"], "hosts": ["127.0.0.1"],
+                    "trial_s": trial_s}
+        self.board = {"blocks": blocks, "kill_at": 0, "firmware": firmware}
+        self.starts = 0
+
+    def _write_board(self):
+        with open(os.path.join(self.dir, "board.json"), "w") as f:
+            json.dump(self.board, f)
+
+    def init(self, version="1", extra=None):
+        src = os.path.join(self.dir, "src")
+        os.makedirs(src, exist_ok=True)
+        files = {"main.py": app_source(version), "cfg.json": json.dumps(self.cfg)}
+        files.update(extra or {})
+        for name, text in files.items():
+            with open(os.path.join(src, name), "w") as f:
+                f.write(text)
+        self._write_board()
+        out = subprocess.run([harness.MICROPYTHON, os.path.join(MP, "otaboard.py"), self.dir,
+                              "init"], env=dict(os.environ, MICROPYPATH=MICROPYPATH),
+                             capture_output=True, text=True, timeout=TIMEOUT)
+        assert out.returncode == 0, out.stdout + out.stderr
+        return files
+
+    def start(self, run_s=4, kill_at=0):
+        """One start of the board -> a Proc (its output is read as it comes)."""
+        self.board["kill_at"] = kill_at
+        self._write_board()
+        self.starts += 1
+        env = dict(os.environ, MICROPYPATH=MICROPYPATH, OTA_RUN_S=str(run_s))
+        p = subprocess.Popen([harness.MICROPYTHON, os.path.join(MP, "otaboard.py"), self.dir],
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             text=True)
+        return Proc(p)
+
+    def run(self, run_s=4):
+        p = self.start(run_s)
+        return p.finish()
+
+    def statuses(self, since=0):
+        """The iotcUpdateStatus values the device reported, in order."""
+        out = []
+        evs, _ = self.emu.app.events(since, 0)
+        for e in evs:
+            if e["type"] == "reported" and e.get("device") == self.device:
+                v = (e.get("patch") or {}).get("iotcUpdateStatus")
+                if v is not None:
+                    out.append(v)
+        return out
+
+    def reported(self):
+        return self.emu.app.twin(self.device)["reported"].get("iotcUpdateStatus")
+
+    def versions(self, since=0):
+        return [json.loads(t["body"])["version"] for t in self.emu.app.telemetry(self.device)]
+
+    def wait_connected(self, since, proc):
+        def match(e):
+            return (e["type"] == "subscribed" and e.get("device") == self.device
+                    and e.get("topic", "").startswith("$iothub/methods/"))
+
+        e = self.emu.app.wait_event(match, since=since, timeout=30)
+        assert e is not None, "the board did not connect:\n" + proc.kill()
+
+    def update(self, manifest, timeout=20):
+        return self.emu.app.invoke(self.device, "iotcUpdate", manifest, timeout=timeout)
+
+
+class Proc:
+    def __init__(self, p):
+        self.p = p
+        self.lines = []
+        self.killpoint = threading.Event()
+        self.t = threading.Thread(target=self._read, daemon=True)
+        self.t.start()
+
+    def _read(self):
+        for line in self.p.stdout:
+            self.lines.append(line)
+            if line.startswith("KILLPOINT"):
+                self.killpoint.set()
+
+    def out(self):
+        return "".join(self.lines)
+
+    def kill(self):
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGKILL)
+        self.p.wait()
+        self.t.join(5)
+        return self.out()
+
+    def finish(self, timeout=TIMEOUT):
+        try:
+            self.p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("the board did not end in {} s:\n{}".format(timeout,
+                                                                            self.kill()))
+        self.t.join(5)
+        return self.p.returncode, self.out()
+
+
+def put(emulator, path, text=None, **kw):
+    name = "{}-{}".format(uuid.uuid4().hex[:8], path.replace("/", "_"))
+    e = emulator.app.put_file(name, text=text) if text is not None else \
+        emulator.app.put_file(name, **kw)
+    return {"path": path, "url": e["url"], "size": e["size"], "sha256": e["sha256"]}
+
+
+def flash_files(board):
+    """{path: sha256} of the files on the board's flash (read by a unix-port process)."""
+    code = ("import vfs,os,sys,json,hashlib,binascii,otastandin\n"
+            "fl=otastandin.FlashStandin(sys.argv[1]+'/flash.img',{})\n"
+            "vfs.mount(vfs.VfsLfs2(fl),'/f')\n"
+            "out={{}}\n"
+            "def walk(p):\n"
+            " for e in os.ilistdir(p):\n"
+            "  q=p+'/'+e[0]\n"
+            "  if e[1]==0x4000: walk(q)\n"
+            "  else:\n"
+            "   h=hashlib.sha256()\n"
+            "   with open(q,'rb') as f: h.update(f.read())\n"
+            "   out[q[2:]]=binascii.hexlify(h.digest()).decode()\n"
+            "walk('/f')\n"
+            "print(json.dumps(out))\n").format(board.board["blocks"])
+    out = subprocess.run([harness.MICROPYTHON, "-c", code, board.dir],
+                         env=dict(os.environ, MICROPYPATH=MICROPYPATH), capture_output=True,
+                         text=True, timeout=TIMEOUT)
+    assert out.returncode == 0, out.stdout + out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def sha(text):
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def update_and_reboot(board, manifest, run_s=15):
+    """Start the board, offer the update, expect 202 and the reboot (exit 3) -> its output."""
+    since = board.emu.app.last_seq()
+    p = board.start(run_s)
+    board.wait_connected(since, p)
+    res = board.update(manifest)
+    assert res["status"] == 202, (res, p.kill())
+    rc, out = p.finish()
+    assert rc == REBOOT, out
+    return out
+
+
+# --- the whole update: old version -> new version, kept; and the rollback -----------------
+
+
+def test_update_end_to_end(tmp_path, emulator):
+    board = Board(tmp_path, emulator)
+    board.init("1")
+    v2 = app_source("2")
+    manifest = {"version": "2", "files": [put(emulator, "main.py", v2),
+                                          put(emulator, "lib/extra.py", "X = 2\n")]}
+    since = emulator.app.last_seq()
+    out = update_and_reboot(board, manifest)
+    assert "APP 1" in out
+    states = [s["state"] for s in board.statuses(since)]
+    assert states[:1] == ["downloading"] and states[-2:] == ["verifying", "applying"], states
+    rc, out = board.run(3)
+    assert rc == 0 and "BOOT trial" in out and "APP 2" in out, out
+    assert board.reported() == {"state": "done", "version": "2"}
+    assert board.versions() == ["1", "2"]
+    files = flash_files(board)
+    assert files["/main.py"] == sha(v2) and files["/lib/extra.py"] == sha("X = 2\n")
+    assert not any(k.startswith("/.ota/old") or k.startswith("/.ota/new") for k in files), files
+    # and the next start is plain version 2, nothing more to report
+    n = len(board.statuses(since))
+    rc, out = board.run(2)
+    assert rc == 0 and "BOOT None" in out and "APP 2" in out, out
+    assert len(board.statuses(since)) == n
+
+
+def test_update_rolled_back_when_the_new_version_cannot_reach_the_hub(tmp_path, emulator):
+    board = Board(tmp_path, emulator, trial_s=2)
+    old = board.init("1")
+    bad_cfg = dict(board.cfg, dps="127.0.0.1:1")  # version 2 dials a port nobody serves
+    manifest = {"version": "2", "files": [put(emulator, "main.py", app_source("2")),
+                                          put(emulator, "cfg.json", json.dumps(bad_cfg)),
+                                          put(emulator, "new.py", "N = 1\n")]}
+    update_and_reboot(board, manifest)
+    rc, out = board.run(3)  # version 2: no hub within trial_s -> the reset stand-in
+    assert rc == REBOOT and "APP 2" in out and "CONNECT FAILED" in out, out
+    rc, out = board.run(3)  # the next boot: back to version 1, which reports it
+    assert rc == 0 and "BOOT report" in out and "APP 1" in out, out
+    rep = board.reported()
+    assert rep["state"] == "rolled back" and rep["version"] == "2", rep
+    assert "did not reach the hub within 2 s" in rep["reason"], rep
+    files = flash_files(board)
+    assert files["/main.py"] == sha(old["main.py"]) and files["/cfg.json"] == sha(old["cfg.json"])
+    assert "/new.py" not in files, files
+    assert board.versions() == ["1", "1"]
