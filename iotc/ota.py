@@ -17,6 +17,7 @@ COMMAND = "iotcUpdate"
 PROPERTY = "iotcUpdateStatus"
 _BUF = const(1024)  # one piece of a download
 _MAX_FILES = const(32)
+_PIECES = const(8)  # pieces of a download per listen() call
 
 
 class Updater:
@@ -39,7 +40,7 @@ class Updater:
 
             alone = sys.platform == "esp8266"
         self.alone = alone
-        self._job = False  # a manifest accepted, its download not yet begun
+        self._job = None  # the update under way: a generator (_steps), advanced by ticks
         self._state = None  # that update's state (iotc.otaboot), or the outcome to report
         self._since = time.ticks_ms()
         st = load(root)
@@ -132,8 +133,8 @@ class Updater:
             save(root, st)
         except OSError as e:
             return ack and ack(command, {"error": "cannot stage the update: {}".format(e)}, 500)
-        self._job = True
         self._state = st
+        self._job = self._steps()
         if ack:
             ack(command, {"accepted": st["version"]}, 202)
         self._report("downloading", st["version"], 0)
@@ -141,20 +142,40 @@ class Updater:
     # --- the download, the switch --------------------------------------------------------
 
     def _tick(self):
+        # A few pieces of the download each listen() call: the application's loop, commands
+        # and keepalives go on meanwhile.
         if self._job:
             if self.alone:  # the link closes (an OSError ends it); _gate downloads
                 raise OSError("update: downloading with the link closed")
-            self._job = False
-            self._run()
+            self._run(_PIECES)
 
     def _gate(self, force_dps):
         self.check()
         if self._job:
-            self._job = False
-            self._run()  # reboots when it succeeds; the failure is reported once connected
-        return False
+            self._run(-1)  # all of it: reboots when it succeeds, else the failure is kept
+        return False  # and reported once connected
 
-    def _run(self):
+    def _run(self, pieces):
+        job = self._job
+        try:
+            while pieces:
+                next(job)
+                pieces -= 1
+        except StopIteration:
+            self._job = None
+            self.reboot()
+        except Exception as e:  # OSError, ValueError, MemoryError: the board goes on as it was
+            self._job = None
+            job.close()
+            reason = "filesystem full" if isinstance(e, OSError) and e.args[:1] == (28,) \
+                else str(e) or repr(e)
+            try:
+                self._state = report(self.root, self._state, "failed", reason)
+            except OSError:
+                pass
+            self._outcome()
+
+    def _steps(self):
         st = self._state
         root = self.root
         buf = bytearray(_BUF)
@@ -168,37 +189,26 @@ class Updater:
                 self._report("downloading", st["version"], pct)
                 prog[1] = pct - pct % 25 + 25
 
-        try:
-            if st.get("fw"):
-                from iotc.otapart import Slots, write
+        if st.get("fw"):
+            from iotc.otapart import Slots, write
 
-                self.slots = self.slots or Slots()
-                write(self.client, st, self.slots, buf, progress)
-            else:
-                from iotc.otaget import get
+            self.slots = self.slots or Slots()
+            yield from write(self.client, st, self.slots, buf, progress)
+        else:
+            from iotc.otaget import get
 
-                for e in st["files"]:
-                    p = join(root, ".ota", "new", e["path"])
-                    mkdirs(p)
-                    with open(p, "wb") as f:
-                        digest = get(self.client, e["url"], e["size"],
-                                     lambda mv: (f.write(mv), progress(len(mv))), buf)
-                    if digest != e["sha256"]:
-                        raise ValueError("{}: its SHA-256 is not the manifest's".format(e["url"]))
-                self._report("verifying", st["version"], 100)
-            st["phase"] = "apply"
-            save(root, st)
-        except Exception as e:  # OSError, ValueError, MemoryError: the board goes on as it was
-            reason = "filesystem full" if isinstance(e, OSError) and e.args[:1] == (28,) \
-                else str(e) or repr(e)
-            try:
-                self._state = report(root, st, "failed", reason)
-            except OSError:
-                pass
-            self._outcome()
-            return
+            for e in st["files"]:
+                p = join(root, ".ota", "new", e["path"])
+                mkdirs(p)
+                with open(p, "wb") as f:
+                    digest = yield from get(self.client, e["url"], e["size"],
+                                            lambda mv: (f.write(mv), progress(len(mv))), buf)
+                if digest != e["sha256"]:
+                    raise ValueError("{}: its SHA-256 is not the manifest's".format(e["url"]))
+        self._report("verifying", st["version"], 100)
+        st["phase"] = "apply"
+        save(root, st)
         self._report("applying", st["version"], 100)
-        self.reboot()
 
     def reboot(self):
         # Into the new version: iotc.otaboot switches it in at the next boot. The link ends

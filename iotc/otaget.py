@@ -24,8 +24,9 @@ def hexdigest(h):
 
 
 def get(client, url, size, sink, buf):
-    # GET url; each piece read goes to sink(memoryview) -> the SHA-256 (hex) of size bytes.
-    # OSError: the server or the link failed; ValueError: not the file the manifest says.
+    # A generator: GET url, each piece read to sink(memoryview), a yield after each, so the
+    # caller spreads a download over listen() calls; `yield from` it -> the SHA-256 (hex) of
+    # size bytes. OSError: the server or the link failed; ValueError: not the manifest's file.
     host, port, path = split(url)
     from iotc.session import open_tls
 
@@ -65,6 +66,7 @@ def get(client, url, size, sink, buf):
             h.update(mv[:n])
             sink(mv[:n])
             got += n
+            yield
         return hexdigest(h)
     finally:
         s.close()

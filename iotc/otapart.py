@@ -45,8 +45,8 @@ class Slots:
 
 
 def write(client, st, slots, buf, progress):
-    # Download the image into the next partition, hashed on the way, read back and hashed
-    # again, then set to boot. -> None; raises ValueError/OSError with the reason.
+    # A generator (iotc.otaget.get): download the image into the next partition, hashed on the
+    # way, read back and hashed again, then set to boot. Raises ValueError/OSError: the reason.
     from iotc.otaget import get, hexdigest
 
     fw = st["fw"]
@@ -74,7 +74,7 @@ def write(client, st, slots, buf, progress):
                 at[1] += 1
         progress(n)
 
-    digest = get(client, fw["url"], size, sink, buf)
+    digest = yield from get(client, fw["url"], size, sink, buf)
     if at[0]:
         for i in range(at[0], _BLOCK):
             block[i] = 0xFF  # erased flash

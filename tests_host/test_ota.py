@@ -240,3 +240,147 @@ def test_update_rolled_back_when_the_new_version_cannot_reach_the_hub(tmp_path, 
     assert files["/main.py"] == sha(old["main.py"]) and files["/cfg.json"] == sha(old["cfg.json"])
     assert "/new.py" not in files, files
     assert board.versions() == ["1", "1"]
+
+
+# --- every fault leaves a working board --------------------------------------------------
+
+
+def wait_status(board, since, states=("failed", "done", "rolled back"), timeout=30):
+    def match(e):
+        return (e["type"] == "reported" and e.get("device") == board.device
+                and (e.get("patch") or {}).get("iotcUpdateStatus", {}).get("state") in states)
+
+    e = board.emu.app.wait_event(match, since=since, timeout=timeout)
+    assert e is not None, "no {} status".format(states)
+    return e["patch"]["iotcUpdateStatus"]
+
+
+def assert_untouched(board, old):
+    """The board's files are the old ones, nothing staged, and it starts and connects as before."""
+    files = flash_files(board)
+    for name, text in old.items():
+        assert files["/" + name] == sha(text), name
+    assert not any(k.startswith("/.ota/") and k not in ("/.ota/state",) for k in files), files
+    rc, out = board.run(1)
+    assert rc == 0 and "BOOT None" in out and "CONNECTED 1" in out, out
+
+
+def fail_update(board, manifest, fault=None, run_s=8):
+    """Offer an update that must fail while the board runs on; -> the failed status."""
+    since = board.emu.app.last_seq()
+    p = board.start(run_s)
+    board.wait_connected(since, p)
+    if fault:
+        board.emu.app.file_fault(**fault)
+    res = board.update(manifest)
+    assert res["status"] == 202, (res, p.kill())
+    st = wait_status(board, since)
+    rc, out = p.finish()
+    assert rc == 0 and "END 1" in out, out  # no reboot: version 1 ran on
+    assert st["state"] == "failed" and st["version"] == "2", st
+    assert board.reported() == {"state": "failed", "version": "2", "reason": st["reason"]}
+    return st
+
+
+def test_cut_download_leaves_the_old_version(tmp_path, emulator):
+    board = Board(tmp_path, emulator)
+    old = board.init("1")
+    big = put(emulator, "big.bin", size=20000, seed=1)
+    manifest = {"version": "2", "files": [put(emulator, "main.py", app_source("2")), big]}
+    st = fail_update(board, manifest, {"kind": "cut", "after": 5000,
+                                       "name": big["url"].rsplit("/", 1)[1]})
+    assert "download cut at" in st["reason"], st
+    assert_untouched(board, old)
+    # and the same update goes through once the server behaves
+    update_and_reboot(board, manifest)
+    rc, out = board.run(2)
+    assert rc == 0 and "CONNECTED 2" in out and board.reported()["state"] == "done", out
+
+
+def test_wrong_hash_and_wrong_size_are_refused(tmp_path, emulator):
+    board = Board(tmp_path, emulator)
+    old = board.init("1")
+    good = put(emulator, "main.py", app_source("2"))
+    # the server sends other bytes than the manifest's
+    st = fail_update(board, {"version": "2", "files": [good]},
+                     {"kind": "corrupt", "offset": 100})
+    assert "SHA-256 is not the manifest's" in st["reason"], st
+    assert_untouched(board, old)
+    # the manifest's hash is wrong
+    bad = dict(good, sha256="0" * 64)
+    st = fail_update(board, {"version": "2", "files": [bad]})
+    assert "SHA-256 is not the manifest's" in st["reason"], st
+    # the manifest's size is wrong
+    st = fail_update(board, {"version": "2", "files": [dict(good, size=good["size"] + 1)]})
+    assert "the manifest says" in st["reason"], st
+    # the server answers 404
+    st = fail_update(board, {"version": "2", "files": [good]}, {"kind": "status", "status": 404})
+    assert "answered 404" in st["reason"], st
+    assert_untouched(board, old)
+
+
+def test_full_filesystem(tmp_path, emulator):
+    board = Board(tmp_path, emulator, blocks=24)  # a 96 KB littlefs
+    old = board.init("1")
+    manifest = {"version": "2", "files": [put(emulator, "main.py", app_source("2")),
+                                          put(emulator, "data.bin", size=100 * 1024, seed=2)]}
+    st = fail_update(board, manifest)
+    assert st["reason"] == "filesystem full", st
+    assert_untouched(board, old)
+
+
+def test_refused_manifests_touch_nothing(tmp_path, emulator):
+    board = Board(tmp_path, emulator)
+    old = board.init("1")
+    good = put(emulator, "main.py", app_source("2"))
+    fetched = {f["name"]: f["fetches"] for f in emulator.app.files()}
+    http = dict(good, url=good["url"].replace("https://", "http://"))
+    other = dict(good, url=good["url"].replace("127.0.0.1", "localhost"))
+    cases = [
+        ("not https", {"version": "2", "files": [http]}, "not an https:// URL"),
+        ("host not allowed", {"version": "2", "files": [other]}, "not an allowed host"),
+        ("no version", {"files": [good]}, "no version"),
+        ("files and firmware", {"version": "2", "files": [good], "firmware": good},
+         "one of the two"),
+        ("no files", {"version": "2", "files": []}, "files: a list"),
+        ("bad hash", {"version": "2", "files": [dict(good, sha256="xyz")]}, "64 hex digits"),
+        ("bad size", {"version": "2", "files": [dict(good, size="12")]}, "number of bytes"),
+        ("path up", {"version": "2", "files": [dict(good, path="../boot.py")]}, "path"),
+        ("path absolute", {"version": "2", "files": [dict(good, path="/main.py")]}, "path"),
+        ("path .ota", {"version": "2", "files": [dict(good, path=".ota/state")]}, "path"),
+        ("twice", {"version": "2", "files": [good, good]}, "twice"),
+        ("not an object", [1, 2], "JSON object"),
+    ]
+    since = emulator.app.last_seq()
+    p = board.start(len(cases) + 4)
+    board.wait_connected(since, p)
+    for what, manifest, reason in cases:
+        res = board.update(manifest)
+        assert res["status"] == 400 and reason in res["payload"]["error"], (what, res)
+    rc, out = p.finish()
+    assert rc == 0, out
+    assert board.statuses(since) == []  # nothing began
+    assert {f["name"]: f["fetches"] for f in emulator.app.files()} == fetched  # nothing fetched
+    assert_untouched(board, old)
+    assert "/.ota/state" not in flash_files(board)
+
+
+def test_slow_download_and_one_update_at_a_time(tmp_path, emulator):
+    board = Board(tmp_path, emulator)
+    board.init("1")
+    manifest = {"version": "2", "files": [put(emulator, "main.py", app_source("2")),
+                                          put(emulator, "data.bin", size=20000, seed=3)]}
+    emulator.app.file_fault(kind="slow", delay=0.1, every=1000, count=2)
+    since = emulator.app.last_seq()
+    p = board.start(20)
+    board.wait_connected(since, p)
+    res = board.update(manifest)
+    assert res["status"] == 202, (res, p.kill())
+    res2 = emulator.app.request("POST", "/devices/{}/methods/iotcUpdate?timeout=20".format(
+        board.device), manifest, ok=None)[1]
+    rc, out = p.finish()
+    assert rc == REBOOT, out
+    # the second offer came while the first was downloading: the board answered it after
+    assert res2.get("status") == 409 and "under way" in res2["payload"]["error"], res2
+    rc, out = board.run(2)
+    assert rc == 0 and "CONNECTED 2" in out and board.reported()["state"] == "done", out

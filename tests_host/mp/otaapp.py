@@ -40,4 +40,4 @@ while time.time() < end:
     time.sleep(0.02)
 client.disconnect()
 print("END", VERSION, "IDLE", idle, "PEAK", otastandin.heap["peak"], "SAMPLES",
-      otastandin.heap["samples"])
+      otastandin.heap["samples"], "PROGRAMS", otastandin.FLASH.programs)

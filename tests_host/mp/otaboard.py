@@ -28,9 +28,8 @@ if sys.argv[2:] == ["init"]:
 vfs.mount(vfs.VfsLfs2(flash), "/flash")
 slots = None
 if board.get("firmware"):
-    slots = otastandin.PartitionStandin(folder)
+    slots = otastandin.PartitionStandin(folder, rollback=board.get("rollback", True))
     print("FIRMWARE", slots.bootloader())
-otastandin.SLOTS = otastandin.FLASH = None
 otastandin.SLOTS, otastandin.FLASH = slots, flash
 
 # boot.py's lines (docs/ota.md)

@@ -16,6 +16,7 @@ import time
 BLOCK = 4096
 REBOOT = 3  # the exit status that means "reset me"
 heap = {"peak": 0, "samples": 0, "on": False}
+FLASH = SLOTS = None  # this start's stand-ins (otaboard.py)
 
 
 def sample():
@@ -40,11 +41,16 @@ class FlashStandin:
             self.f.write(b"\xff" * (BLOCK * blocks))
             self.f.flush()
 
-    def _step(self):
+    def _step(self, n, buf, off):
+        # The seeded kill point: the board stops at its Nth program, before it (even N) or
+        # halfway through it (odd N: a torn program), and waits for the test's SIGKILL.
         self.programs += 1
         if self.kill_at and self.programs == self.kill_at:
+            if self.kill_at % 2:
+                self.f.seek(n * BLOCK + (off or 0))
+                self.f.write(bytes(buf[:len(buf) // 2]))
+                self.f.flush()
             print("KILLPOINT", self.programs)
-            sys.stdout.flush() if hasattr(sys.stdout, "flush") else None
             while True:  # the test SIGKILLs this process now
                 time.sleep(1)
 
@@ -55,7 +61,7 @@ class FlashStandin:
 
     def writeblocks(self, n, buf, off=None):
         sample()
-        self._step()
+        self._step(n, buf, off)
         self.f.seek(n * BLOCK + (off or 0))
         self.f.write(buf)
         self.f.flush()
@@ -76,8 +82,9 @@ class FlashStandin:
 
 class PartitionStandin:
     # Two app slots, ota_0 and ota_1, and the otadata the bootloader reads, in a folder.
-    def __init__(self, folder, blocks=64):
+    def __init__(self, folder, blocks=64, rollback=True):
         self.folder = folder
+        self.rollback = rollback  # a bootloader built without rollback boots what it is told
         self.nblocks = blocks
         self.t = None
         self.writes = 0
@@ -102,7 +109,7 @@ class PartitionStandin:
         d = self.data
         if d["state"] == "new":
             d["state"] = "pending"
-        elif d["state"] == "pending":
+        elif d["state"] == "pending" and self.rollback:
             d["boot"], d["state"] = d["prev"], "valid"
         d["running"] = d["boot"]
         self._save()
@@ -143,5 +150,5 @@ class PartitionStandin:
 
 
 def reset():
-    print("REBOOT")
+    print("REBOOT", FLASH.programs if FLASH else 0)
     raise SystemExit(REBOOT)
