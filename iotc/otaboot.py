@@ -123,9 +123,10 @@ def report(root, st, state, reason=None):
     if reason:
         status["reason"] = reason
     out = {"phase": "report", "status": status}
-    save(root, out)
+    # The leftovers first: until the outcome is saved, a reset comes back here.
     rmtree(join(root, ".ota", "new"))
     rmtree(join(root, ".ota", "old"))
+    save(root, out)
     return out
 
 
@@ -133,7 +134,8 @@ def boot(root="/", slots=None):
     # -> the phase the update is in after this boot (None: no update). slots: the firmware
     # partitions (iotc.otapart.Slots; a stand-in in tests).
     st = load(root)
-    if st is None:
+    if st is None:  # no update; what a reset left of one that had not begun goes
+        rmtree(join(root, ".ota"))
         return None
     phase = st.get("phase")
     fw = st.get("fw")

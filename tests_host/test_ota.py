@@ -384,3 +384,169 @@ def test_slow_download_and_one_update_at_a_time(tmp_path, emulator):
     assert res2.get("status") == 409 and "under way" in res2["payload"]["error"], res2
     rc, out = board.run(2)
     assert rc == 0 and "CONNECTED 2" in out and board.reported()["state"] == "done", out
+
+
+# --- a reset between any two steps: seeded kill points -------------------------------------
+
+KILL_RUNS = int(os.environ.get("OTA_KILL_RUNS") or 20)
+
+
+def _field(out, first, name):
+    for line in out.splitlines():
+        if line.startswith(first):
+            parts = line.split()
+            return int(parts[parts.index(name) + 1]) if name else int(parts[1])
+    raise AssertionError("no {} line:\n{}".format(first, out))
+
+
+def test_seeded_kill_points(tmp_path, emulator):
+    seed = int(os.environ.get("OTA_SEED") or random.randrange(1 << 30))
+    print("\nOTA kill points: seed {} (OTA_SEED={} repeats it), {} runs".format(
+        seed, seed, KILL_RUNS))
+    rnd = random.Random(seed)
+    v2 = app_source("2")
+    manifest = {"version": "2", "files": [put(emulator, "main.py", v2),
+                                          put(emulator, "lib/extra.py", "X = 2\n"),
+                                          put(emulator, "data.bin", size=9000, seed=5)]}
+    data_sha = manifest["files"][2]["sha256"]
+    # A reference update, undisturbed: how many programs of the flash each start makes.
+    ref = Board(tmp_path / "ref", emulator)
+    ref.init("1")
+    n1 = _field(update_and_reboot(ref, manifest), "REBOOT", None)
+    rc, out = ref.run(1)
+    assert rc == 0 and ref.reported()["state"] == "done", out
+    n2 = _field(out, "END", "PROGRAMS")
+    print("programs of the flash: {} in the start that downloads, {} in the one that switches"
+          .format(n1, n2))
+    points, working, outcomes = set(), 0, {}
+    for run in range(KILL_RUNS):
+        start = rnd.choice((1, 2))
+        k = rnd.randint(1, n1 if start == 1 else n2)
+        points.add((start, k))
+        b = Board(tmp_path / "run{}".format(run), emulator, trial_s=30)
+        old = b.init("1")
+        since = emulator.app.last_seq()
+        if start == 1:
+            p = b.start(15, kill_at=k)
+            b.wait_connected(since, p)
+            emulator.app.request("POST", "/devices/{}/methods/iotcUpdate?timeout=10&wait=0"
+                                 .format(b.device), manifest, ok=None)
+        else:
+            update_and_reboot(b, manifest)
+            p = b.start(3, kill_at=k)
+        killed = p.killpoint.wait(30)
+        out = p.kill()
+        assert killed, "start {} did not reach program {}:\n{}".format(start, k, out)
+        for _ in range(3):  # the next boots: the board must come up, connected
+            rc, out = b.run(1)
+            if rc != REBOOT:
+                break
+        files = flash_files(b)
+        ok = rc == 0 and "CONNECTED" in out
+        leftovers = [f for f in files if f.startswith("/.ota/")]
+        if files.get("/main.py") == sha(v2):
+            version = "2"
+            ok = ok and files.get("/lib/extra.py") == sha("X = 2\n") \
+                and files.get("/data.bin") == data_sha and "CONNECTED 2" in out
+        else:
+            version = "1"
+            ok = ok and files.get("/main.py") == sha(old["main.py"]) and "/data.bin" not in \
+                files and "/lib/extra.py" not in files and "CONNECTED 1" in out
+        rep = b.reported()
+        outcome = rep and rep["state"]
+        ok = ok and not leftovers and (outcome == "done" if version == "2" else
+                                       outcome in (None, "failed", "rolled back"))
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        assert ok, "run {} (start {}, program {}): version {}, outcome {}, files {}:\n{}".format(
+            run, start, k, version, rep, files, out)
+        working += 1
+    print("OTA kill points: {} runs, {} kill points, boards left working: {} of {}; "
+          "outcomes {}".format(KILL_RUNS, len(points), working, KILL_RUNS, outcomes))
+    assert working == KILL_RUNS
+
+
+# --- ESP32 firmware images, through the partition stand-in ---------------------------------
+
+
+def _slot(board, label, size):
+    with open(os.path.join(board.dir, label), "rb") as f:
+        return hashlib.sha256(f.read(size)).hexdigest()
+
+
+def _otadata(board):
+    with open(os.path.join(board.dir, "otadata.json")) as f:
+        return json.load(f)
+
+
+def test_firmware_written_verified_set_to_boot_and_kept(tmp_path, emulator):
+    board = Board(tmp_path, emulator, firmware=True)
+    board.init("1")
+    img = emulator.app.put_file("fw-" + board.device, size=100 * 1024, seed=7)
+    manifest = {"version": "fw2", "firmware": {k: img[k] for k in ("url", "size", "sha256")}}
+    out = update_and_reboot(board, manifest)
+    assert "FIRMWARE ota_0" in out, out
+    assert _slot(board, "ota_1", img["size"]) == img["sha256"]
+    assert _otadata(board)["boot"] == "ota_1" and _otadata(board)["state"] == "new"
+    rc, out = board.run(1)
+    assert rc == 0 and "FIRMWARE ota_1" in out and "BOOT trial" in out, out
+    assert board.reported() == {"state": "done", "version": "fw2"}
+    assert _otadata(board) == {"boot": "ota_1", "running": "ota_1", "state": "valid",
+                               "prev": "ota_0"}
+    rc, out = board.run(1)  # and it stays
+    assert rc == 0 and "FIRMWARE ota_1" in out and "BOOT None" in out, out
+
+
+@pytest.mark.parametrize("rollback", [True, False], ids=["bootloader", "no-bootloader-rollback"])
+def test_firmware_rolled_back(tmp_path, emulator, rollback):
+    board = Board(tmp_path, emulator, firmware=True, trial_s=2)
+    board.board["rollback"] = rollback
+    board.init("1")
+    img = emulator.app.put_file("fw-" + board.device, size=30000, seed=8)
+    manifest = {"version": "fw2", "firmware": {k: img[k] for k in ("url", "size", "sha256")}}
+    update_and_reboot(board, manifest)
+    # the new firmware cannot reach the hub: the hub refuses this device for a while
+    emulator.app.fault(kind="refuse_connect", device=board.device, count=1000)
+    rc, out = board.run(1)
+    assert rc == REBOOT and "FIRMWARE ota_1" in out and "CONNECT FAILED" in out, out
+    emulator.app.clear_faults()
+    rc, out = board.run(1)
+    if not rollback:  # our boot() set the old image to boot, and reset into it
+        assert rc == REBOOT and "FIRMWARE ota_1" in out, out
+        rc, out = board.run(1)
+    assert rc == 0 and "FIRMWARE ota_0" in out and "CONNECTED 1" in out, out
+    rep = board.reported()
+    assert rep["state"] == "rolled back" and "within 2 s" in rep["reason"], rep
+    assert _otadata(board)["running"] == "ota_0"
+
+
+def test_firmware_bad_image_never_set_to_boot(tmp_path, emulator):
+    board = Board(tmp_path, emulator, firmware=True)
+    old = board.init("1")
+    img = emulator.app.put_file("fw-" + board.device, size=30000, seed=9)
+    fw = {k: img[k] for k in ("url", "size", "sha256")}
+    st = fail_update(board, {"version": "2", "firmware": fw}, {"kind": "corrupt", "offset": 7})
+    assert "SHA-256" in st["reason"], st
+    big = emulator.app.put_file("big-" + board.device, size=64 * 4096 + 1, seed=9)
+    st = fail_update(board, {"version": "2", "firmware": {k: big[k] for k in
+                                                          ("url", "size", "sha256")}})
+    assert "bigger than partition" in st["reason"], st
+    assert _otadata(board)["boot"] == "ota_0" and _otadata(board)["state"] == "valid"
+    assert_untouched(board, old)
+
+
+# --- the heap during a 100 KB update ------------------------------------------------------
+
+
+def test_heap_during_a_100_kb_update(tmp_path, emulator):
+    board = Board(tmp_path, emulator)
+    board.init("1")
+    manifest = {"version": "2", "files": [put(emulator, "main.py", app_source("2")),
+                                          put(emulator, "data.bin", size=100 * 1024, seed=4)]}
+    out = update_and_reboot(board, manifest)
+    idle, peak = _field(out, "REBOOT", "IDLE"), _field(out, "REBOOT", "PEAK")
+    samples = _field(out, "REBOOT", "SAMPLES")
+    print("\nOTA heap, 100 KB update (unix port, live heap after a collection, {} samples): "
+          "idle {} B, peak {} B, peak above idle {} B".format(samples, idle, peak, peak - idle))
+    assert samples > 25 and peak > idle
+    rc, out = board.run(1)
+    assert rc == 0 and board.reported()["state"] == "done", out

@@ -31,7 +31,7 @@ while True:
 client.send_telemetry({"version": VERSION})
 print("CONNECTED", VERSION)
 gc.collect()
-idle = gc.mem_alloc()
+idle = otastandin.heap["idle"] = gc.mem_alloc()
 otastandin.heap["on"] = True  # from here the flash stand-in samples the live heap
 end = time.time() + float(os.getenv("OTA_RUN_S") or 5)
 while time.time() < end:

@@ -150,5 +150,6 @@ class PartitionStandin:
 
 
 def reset():
-    print("REBOOT", FLASH.programs if FLASH else 0)
+    print("REBOOT", FLASH.programs if FLASH else 0, "IDLE", heap.get("idle"), "PEAK",
+          heap["peak"], "SAMPLES", heap["samples"])
     raise SystemExit(REBOOT)
