@@ -95,8 +95,6 @@ class Updater:
         if not isinstance(e, dict):
             raise ValueError("each entry is a JSON object")
         url, size, sha = e.get("url"), e.get("size"), e.get("sha256")
-        from iotc.otaget import split
-
         host, port, _ = split(url)
         if host not in self.hosts and "{}:{}".format(host, port) not in self.hosts:
             raise ValueError("{} is not an allowed host".format(host))
@@ -277,6 +275,17 @@ class Updater:
         except Exception as e:  # IoTCError, OSError: the state file keeps the outcome
             c._log("update: status not sent: {!r}", e)
             return False
+
+
+def split(url):
+    # "https://host[:port]/path" -> (host, port, path); ValueError for anything else.
+    if not isinstance(url, str) or not url.startswith("https://"):
+        raise ValueError("not an https:// URL: {}".format(url))
+    hp, _, path = url[8:].partition("/")
+    host, _, port = hp.partition(":")
+    if not host or "@" in hp or " " in url or (port and not port.isdigit()):
+        raise ValueError("not a URL this client reads: {}".format(url))
+    return host.lower(), int(port or 443), "/" + path
 
 
 def _hex(s):

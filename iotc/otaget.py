@@ -6,17 +6,6 @@
 import hashlib
 
 
-def split(url):
-    # "https://host[:port]/path" -> (host, port, path); ValueError for anything else.
-    if not isinstance(url, str) or not url.startswith("https://"):
-        raise ValueError("not an https:// URL: {}".format(url))
-    hp, _, path = url[8:].partition("/")
-    host, _, port = hp.partition(":")
-    if not host or "@" in hp or " " in url or (port and not port.isdigit()):
-        raise ValueError("not a URL this client reads: {}".format(url))
-    return host.lower(), int(port or 443), "/" + path
-
-
 def hexdigest(h):
     from binascii import hexlify
 
@@ -27,10 +16,14 @@ def get(client, url, size, sink, buf):
     # A generator: GET url, each piece read to sink(memoryview), a yield after each, so the
     # caller spreads a download over listen() calls; `yield from` it -> the SHA-256 (hex) of
     # size bytes. OSError: the server or the link failed; ValueError: not the manifest's file.
-    host, port, path = split(url)
+    from iotc import _forget
+    from iotc.ota import split
     from iotc.session import open_tls
 
+    host, port, path = split(url)
     s = open_tls(client, host, port)
+    del open_tls
+    _forget("session")  # as iotc.dps: loaded for the handshake only
     try:
         for part in ("GET ", path, " HTTP/1.1\r\nHost: ", host,
                      "\r\nUser-Agent: iotc-ota\r\nConnection: close\r\n\r\n"):

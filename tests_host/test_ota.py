@@ -69,19 +69,22 @@ class Board:
         assert out.returncode == 0, out.stdout + out.stderr
         return files
 
-    def start(self, run_s=4, kill_at=0):
-        """One start of the board -> a Proc (its output is read as it comes)."""
+    def start(self, run_s=4, kill_at=0, lib=None, heapsize=None):
+        """One start of the board -> a Proc (its output is read as it comes). lib: a folder of
+        .mpy modules that comes first (memscenario.build's); heapsize: -X heapsize."""
         self.board["kill_at"] = kill_at
         self._write_board()
         self.starts += 1
-        env = dict(os.environ, MICROPYPATH=MICROPYPATH, OTA_RUN_S=str(run_s))
-        p = subprocess.Popen([harness.MICROPYTHON, os.path.join(MP, "otaboard.py"), self.dir],
-                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        path = MICROPYPATH if lib is None else lib + ":" + MICROPYPATH
+        env = dict(os.environ, MICROPYPATH=path, OTA_RUN_S=str(run_s))
+        cmd = [harness.MICROPYTHON] + (["-X", "heapsize={}".format(heapsize)] if heapsize
+                                       else []) + [os.path.join(MP, "otaboard.py"), self.dir]
+        p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                              text=True)
         return Proc(p)
 
-    def run(self, run_s=4):
-        p = self.start(run_s)
+    def run(self, run_s=4, **kw):
+        p = self.start(run_s, **kw)
         return p.finish()
 
     def statuses(self, since=0):
@@ -181,10 +184,10 @@ def sha(text):
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def update_and_reboot(board, manifest, run_s=15):
+def update_and_reboot(board, manifest, run_s=15, **kw):
     """Start the board, offer the update, expect 202 and the reboot (exit 3) -> its output."""
     since = board.emu.app.last_seq()
-    p = board.start(run_s)
+    p = board.start(run_s, **kw)
     board.wait_connected(since, p)
     res = board.update(manifest)
     assert res["status"] == 202, (res, p.kill())
@@ -538,15 +541,67 @@ def test_firmware_bad_image_never_set_to_boot(tmp_path, emulator):
 
 
 def test_heap_during_a_100_kb_update(tmp_path, emulator):
-    board = Board(tmp_path, emulator)
+    """The library as a board loads it (.mpy, memscenario.build), the live heap sampled at each
+    program of the flash and each turn of the application's loop."""
+    from memscenario import build
+
+    lib = os.path.join(build(str(tmp_path / "mpy")), "lib")
+    board = Board(tmp_path / "board", emulator)
     board.init("1")
     manifest = {"version": "2", "files": [put(emulator, "main.py", app_source("2")),
                                           put(emulator, "data.bin", size=100 * 1024, seed=4)]}
-    out = update_and_reboot(board, manifest)
+    out = update_and_reboot(board, manifest, lib=lib)
     idle, peak = _field(out, "REBOOT", "IDLE"), _field(out, "REBOOT", "PEAK")
     samples = _field(out, "REBOOT", "SAMPLES")
-    print("\nOTA heap, 100 KB update (unix port, live heap after a collection, {} samples): "
-          "idle {} B, peak {} B, peak above idle {} B".format(samples, idle, peak, peak - idle))
+    cmd, dl = _field(out, "PEAKS", "CMD"), _field(out, "PEAKS", "DL")
+    print("\nOTA heap, 100 KB update (unix port, iotc as .mpy, live heap after a collection, "
+          "{} samples): idle {} B, peak {} B, peak above idle {} B; above idle while the "
+          "command is handled {} B, during the download and switch {} B".format(
+              samples, idle, peak, peak - idle, cmd - idle, dl - idle))
     assert samples > 25 and peak > idle
-    rc, out = board.run(1)
+    rc, out = board.run(1, lib=lib)
     assert rc == 0 and board.reported()["state"] == "done", out
+
+
+def _smallest_heap(tmp_path, emulator, lib, manifest, lo, hi, step=1024):
+    """Bisect -X heapsize: the smallest heap with which a board (v1, fresh) connects and, with
+    a manifest, updates (the reboot, status 3) -> bytes."""
+    n = 0
+    while hi - lo > step:
+        mid = (lo + hi) // 2
+        n += 1
+        board = Board(tmp_path / "b{}-{}".format(n, mid), emulator)
+        board.init("1")
+        since = emulator.app.last_seq()
+        p = board.start(1 if manifest is None else 15, lib=lib, heapsize=mid)
+        ok = False
+        e = emulator.app.wait_event(
+            lambda e: e["type"] == "subscribed" and e.get("device") == board.device and
+            e.get("topic", "").startswith("$iothub/methods/"), since=since, timeout=20)
+        if e is not None:
+            if manifest is None:
+                ok = p.finish()[0] == 0
+            else:
+                res = emulator.app.request("POST", "/devices/{}/methods/iotcUpdate?timeout=20"
+                                           .format(board.device), manifest, ok=None)[1]
+                ok = res.get("status") == 202 and p.finish()[0] == REBOOT
+        p.kill()
+        lo, hi = (lo, mid) if ok else (mid, hi)
+    return hi
+
+
+def test_heap_bisection_100_kb_update(tmp_path, emulator):
+    """-X heapsize bisection (as tests_host/memscenario.py): the smallest heap of the board
+    idle and connected, and of the board taking a 100 KB update; the difference is the
+    update's."""
+    from memscenario import build
+
+    lib = os.path.join(build(str(tmp_path / "mpy")), "lib")
+    manifest = {"version": "2", "files": [put(emulator, "main.py", app_source("2")),
+                                          put(emulator, "data.bin", size=100 * 1024, seed=4)]}
+    idle = _smallest_heap(tmp_path, emulator, lib, None, 16 * 1024, 160 * 1024)
+    upd = _smallest_heap(tmp_path, emulator, lib, manifest, idle - 1024, 160 * 1024)
+    print("\nOTA heap by bisection (unix port, iotc as .mpy, 1 KB steps): connected {} B, "
+          "taking a 100 KB update {} B: the update needs {} B more".format(idle, upd,
+                                                                         upd - idle))
+    assert upd >= idle

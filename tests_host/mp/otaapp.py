@@ -21,13 +21,15 @@ client.set_log_level(IoTCLogLevel.ALL if os.getenv("OTA_LOG") else IoTCLogLevel.
 up = Updater(client, hosts=cfg["hosts"], version=VERSION, root="/flash",
              trial_s=cfg.get("trial_s", 30), reset=otastandin.reset, slots=otastandin.SLOTS)
 print("APP", VERSION)
-while True:
+for attempt in range(40):
     try:
         client.connect()
         break
     except Exception as e:  # the Updater's check() runs at each attempt (the GATE hook)
         print("CONNECT FAILED", repr(e))
         time.sleep(0.3)
+else:
+    raise SystemExit(4)
 client.send_telemetry({"version": VERSION})
 print("CONNECTED", VERSION)
 gc.collect()

@@ -27,6 +27,12 @@ def sample():
         heap["samples"] += 1
         if a > heap["peak"]:
             heap["peak"] = a
+            heap["mods"] = " ".join(k for k in sys.modules if k.startswith("iotc"))
+        # apart: while the core handles the command (iotc.inbox, iotc.command: any command's
+        # cost) and the rest (the download, the switch)
+        key = "cmd" if "iotc.command" in sys.modules else "dl"
+        if a > heap.get(key, 0):
+            heap[key] = a
 
 
 class FlashStandin:
@@ -152,4 +158,6 @@ class PartitionStandin:
 def reset():
     print("REBOOT", FLASH.programs if FLASH else 0, "IDLE", heap.get("idle"), "PEAK",
           heap["peak"], "SAMPLES", heap["samples"])
+    print("PEAKMODS", heap.get("mods"))
+    print("PEAKS CMD", heap.get("cmd", 0), "DL", heap.get("dl", 0))
     raise SystemExit(REBOOT)
