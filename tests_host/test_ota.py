@@ -389,6 +389,31 @@ def test_slow_download_and_one_update_at_a_time(tmp_path, emulator):
     assert rc == 0 and "CONNECTED 2" in out and board.reported()["state"] == "done", out
 
 
+# --- the ESP8266's way: the download with the MQTT link closed ---------------------------
+
+
+def test_alone_download_with_the_link_closed(tmp_path, emulator):
+    """Updater(alone=True), the default on the ESP8266 (one TLS session at a time): the link
+    closes for the download; a failure is reported once the link is back."""
+    board = Board(tmp_path, emulator)
+    board.cfg["alone"] = True
+    old = board.init("1")
+    big = put(emulator, "data.bin", size=30000, seed=6)
+    manifest = {"version": "2", "files": [put(emulator, "main.py", app_source("2")), big]}
+    since = emulator.app.last_seq()
+    st = fail_update(board, manifest, {"kind": "cut", "after": 7000,
+                                       "name": big["url"].rsplit("/", 1)[1]})
+    assert "download cut at 7000" in st["reason"], st
+    # the link closed for the download (the connection event) and came back
+    evs, _ = emulator.app.events(since, 0)
+    kinds = [e["type"] for e in evs if e.get("device") == board.device]
+    assert kinds.count("connected") >= 2, kinds
+    assert_untouched(board, old)
+    update_and_reboot(board, manifest)
+    rc, out = board.run(1)
+    assert rc == 0 and "CONNECTED 2" in out and board.reported()["state"] == "done", out
+
+
 # --- a reset between any two steps: seeded kill points -------------------------------------
 
 KILL_RUNS = int(os.environ.get("OTA_KILL_RUNS") or 20)

@@ -19,7 +19,8 @@ client = IoTCClient(cfg["scope"], cfg["device"], IoTCConnectType.SYMM_KEY, cfg["
                     endpoint=cfg["dps"], ca_file=cfg["ca"])
 client.set_log_level(IoTCLogLevel.ALL if os.getenv("OTA_LOG") else IoTCLogLevel.DISABLED)
 up = Updater(client, hosts=cfg["hosts"], version=VERSION, root="/flash",
-             trial_s=cfg.get("trial_s", 30), reset=otastandin.reset, slots=otastandin.SLOTS)
+             trial_s=cfg.get("trial_s", 30), reset=otastandin.reset, slots=otastandin.SLOTS,
+             alone=cfg.get("alone"))
 print("APP", VERSION)
 for attempt in range(40):
     try:
