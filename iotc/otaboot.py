@@ -2,89 +2,13 @@
 # rolls back a version that did not reach the hub, before any application file is imported:
 #     from iotc.otaboot import boot
 #     boot()
-# in boot.py (docs/ota.md). The update's state is one small JSON file, .ota/state, replaced by
-# write-temp-then-rename; every step below is idempotent, so a reset between any two of them
-# is completed or undone at the next boot.
+# in boot.py (docs/ota.md). The update's record is .ota/state (iotc.otafs); every step below is
+# idempotent, so a reset between any two of them is completed or undone at the next boot.
 # MIT license; Copyright (c) 2026 the iotc authors
 
-import json
 import os
 
-# phases of .ota/state (docs/ota.md):
-#  get    a manifest was accepted; files are downloading into .ota/new
-#  apply  all staged and verified: the next boot switches them in (or a firmware is set to boot)
-#  trial  switched: the new version runs until it reaches the hub (good) or the board restarts
-#  good   it reached the hub: the old files go
-#  report the outcome, kept until the Updater has reported it to the hub
-
-
-def join(root, *parts):
-    return "/".join((root.rstrip("/"),) + parts) if root else "/".join(parts)
-
-
-def exists(p):
-    try:
-        os.stat(p)
-        return True
-    except OSError:
-        return False
-
-
-def load(root):
-    # -> the state, or None. On FAT a rename cannot replace a file: save() removes the old
-    # state first, so a state.tmp alone is the whole new state.
-    p = join(root, ".ota", "state")
-    for q in (p, p + ".tmp"):
-        try:
-            with open(q) as f:
-                return json.load(f)
-        except (OSError, ValueError):
-            pass
-    return None
-
-
-def save(root, st):
-    p = join(root, ".ota", "state")
-    with open(p + ".tmp", "w") as f:
-        json.dump(st, f)
-    try:
-        os.rename(p + ".tmp", p)  # littlefs, and the unix port: atomic, replacing the old one
-    except OSError:
-        os.remove(p)  # FAT: no rename over a file
-        os.rename(p + ".tmp", p)
-
-
-def drop(root):
-    for q in ("state", "state.tmp"):
-        try:
-            os.remove(join(root, ".ota", q))
-        except OSError:
-            pass
-
-
-def mkdirs(p):
-    # The folders above file p.
-    i = p.find("/", 1)
-    while i > 0:
-        try:
-            os.mkdir(p[:i])
-        except OSError:
-            pass
-        i = p.find("/", i + 1)
-
-
-def rmtree(p):
-    try:
-        names = [(e[0], e[1]) for e in os.ilistdir(p)]
-    except OSError:
-        return
-    for name, kind in names:
-        q = p + "/" + name
-        if kind == 0x4000:
-            rmtree(q)
-        else:
-            os.remove(q)
-    os.rmdir(p)
+from iotc.otafs import exists, join, load, mkdirs, report, rmtree, save
 
 
 def switch(root, st):
@@ -92,7 +16,8 @@ def switch(root, st):
     # (old, staged) -> (old, live'), so wherever a reset stops this, a second run goes on.
     for e in st["files"]:
         rel = e["path"]
-        new, live, old = join(root, ".ota", "new", rel), join(root, rel), join(root, ".ota", "old", rel)
+        new, live = join(root, ".ota", "new", rel), join(root, rel)
+        old = join(root, ".ota", "old", rel)
         if not exists(new):
             continue
         if exists(live) and not exists(old) and rel not in st["new"]:
@@ -115,19 +40,6 @@ def undo(root, st):
             os.rename(old, live)
         elif rel in st.get("new", ()) and exists(live):
             os.remove(live)
-
-
-def report(root, st, state, reason=None):
-    # -> the outcome's state: kept until the Updater has sent it, then removed.
-    status = {"state": state, "version": st.get("version")}
-    if reason:
-        status["reason"] = reason
-    out = {"phase": "report", "status": status}
-    # The leftovers first: until the outcome is saved, a reset comes back here.
-    rmtree(join(root, ".ota", "new"))
-    rmtree(join(root, ".ota", "old"))
-    save(root, out)
-    return out
 
 
 def boot(root="/", slots=None):

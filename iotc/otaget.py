@@ -17,15 +17,15 @@ def get(client, url, size, sink, buf):
     # caller spreads a download over listen() calls; `yield from` it -> the SHA-256 (hex) of
     # size bytes. OSError: the server or the link failed; ValueError: not the manifest's file.
     from iotc import _forget
-    from iotc.ota import split
     from iotc.session import open_tls
 
-    host, port, path = split(url)
-    s = open_tls(client, host, port)
+    hp, _, path = url[8:].partition("/")  # checked by iotc.otacmd
+    host, _, port = hp.partition(":")
+    s = open_tls(client, host, int(port or 443))
     del open_tls
     _forget("session")  # as iotc.dps: loaded for the handshake only
     try:
-        for part in ("GET ", path, " HTTP/1.1\r\nHost: ", host,
+        for part in ("GET /", path, " HTTP/1.1\r\nHost: ", host,
                      "\r\nUser-Agent: iotc-ota\r\nConnection: close\r\n\r\n"):
             s.write(part)
         line = s.readline()
@@ -46,7 +46,7 @@ def get(client, url, size, sink, buf):
             if k == b"content-length":
                 length = int(v)
             elif k == b"transfer-encoding" and b"chunked" in v.lower():
-                raise OSError("{}: a chunked answer (give a URL with a Content-Length)".format(url))
+                raise OSError("{}: a chunked answer (give a URL with a length)".format(url))
         if length is not None and length != size:
             raise ValueError("{} is {} B, the manifest says {}".format(url, length, size))
         h = hashlib.sha256()

@@ -41,7 +41,8 @@ EXTRAS = (
     Extra("iotc-legacy", ("legacy.py",), "the old iotc SDK's camelCase Device API", ()),
     Extra("iotc-aio", ("aio.py",), "asyncio API: await connect() and sends", ()),
     Extra("iotc-x509", ("x509.py",), "X.509 device certificates for DPS and the hub", ()),
-    Extra("iotc-ota", ("ota.py", "otaboot.py", "otaget.py", "otapart.py"),
+    Extra("iotc-ota", ("ota.py", "otaboot.py", "otacmd.py", "otafs.py", "otaget.py",
+                       "otapart.py", "otarun.py"),
           "updates over the air: files over HTTPS, ESP32 firmware images, rollback", ()),
 )
 

@@ -8,4 +8,4 @@ metadata(description="updates over the air: files over HTTPS, ESP32 firmware ima
 # (add_library: MicroPython v1.22+).
 add_library("iotc", "..")
 require("iotc", library="iotc")
-package("iotc", files=("ota.py", "otaboot.py", "otaget.py", "otapart.py",), base_path="../..", opt=options.opt)
+package("iotc", files=("ota.py", "otaboot.py", "otacmd.py", "otafs.py", "otaget.py", "otapart.py", "otarun.py",), base_path="../..", opt=options.opt)
