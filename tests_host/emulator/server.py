@@ -54,7 +54,7 @@ class Config:
     dps_mqtt_port = 8884
     hub_port = None  # None: 8883 on the hub's own loopback address (see _listen_hub)
     control_port = 8080
-    files_port = 8446  # update files over HTTPS (files.py)
+    files_port = 8446  # update files over HTTPS (files.py); taken: any free port
     state_dir = DEFAULT_STATE
     ready_file = None
     cert_names = ()
@@ -256,7 +256,12 @@ class Emulator:
         control_port = await self._listen(Control(self).serve, cfg.control_host,
                                           cfg.control_port, None)
         self.files = Files(self.state, self.log)
-        files_port = await self._listen(self.files.serve, cfg.host, cfg.files_port, "files")
+        try:
+            files_port = await self._listen(self.files.serve, cfg.host, cfg.files_port, "files")
+        except OSError as e:  # the default port taken (another emulator): any free one, as
+            if e.errno != errno.EADDRINUSE or cfg.files_port != Config.files_port:  # said
+                raise
+            files_port = await self._listen(self.files.serve, cfg.host, 0, "files")
 
         def adv(h):
             return public if _is_wildcard(h) else h
