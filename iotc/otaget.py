@@ -25,7 +25,7 @@ def get(client, url, size, sink, buf):
     del open_tls
     _forget("session")  # as iotc.dps: loaded for the handshake only
     try:
-        for part in ("GET /", path, " HTTP/1.1\r\nHost: ", host,
+        for part in ("GET /", path, " HTTP/1.1\r\nHost: ", hp,  # with the port, if any
                      "\r\nUser-Agent: iotc-ota\r\nConnection: close\r\n\r\n"):
             s.write(part)
         line = s.readline()
