@@ -46,7 +46,8 @@ class Slots:
 
 def write(client, st, slots, buf, progress):
     # A generator (iotc.otaget.get): download the image into the next partition, hashed on the
-    # way, read back and hashed again, then set to boot. Raises ValueError/OSError: the reason.
+    # way, read back and hashed again (iotc.otarun then sets it to boot, once the record says
+    # so: a reset in between is then a firmware that did not start). Raises ValueError/OSError.
     from iotc.otaget import get, hexdigest
 
     fw = st["fw"]
@@ -92,7 +93,6 @@ def write(client, st, slots, buf, progress):
         left -= _BLOCK
     if hexdigest(h) != fw["sha256"]:
         raise ValueError("partition {} does not read back as written".format(label))
-    slots.set_boot(label)
 
 
 def started(st, slots):

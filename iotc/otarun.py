@@ -44,6 +44,8 @@ def steps(up):
     up.report("verifying", st["version"], 100)
     st["phase"] = "apply"
     save(root, st)
+    if st.get("fw"):
+        up.slots.set_boot(st["fw"]["target"])
     up.report("applying", st["version"], 100)
 
 

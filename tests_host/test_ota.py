@@ -427,70 +427,97 @@ def _field(out, first, name):
     raise AssertionError("no {} line:\n{}".format(first, out))
 
 
-def test_seeded_kill_points(tmp_path, emulator):
+def _kill_runs(tmp_path, emulator, firmware, runs):
+    """Seeded runs of one update (files, or a firmware image), each with the board killed at a
+    seeded program of its flash (or of the partition stand-in) in the start that downloads or
+    the one that switches; then the board starts again until it runs. -> counts."""
     seed = int(os.environ.get("OTA_SEED") or random.randrange(1 << 30))
-    print("\nOTA kill points: seed {} (OTA_SEED={} repeats it), {} runs".format(
-        seed, seed, KILL_RUNS))
+    what = "firmware" if firmware else "files"
+    print("\nOTA kill points ({}): seed {} (OTA_SEED={} repeats it), {} runs".format(
+        what, seed, seed, runs))
     rnd = random.Random(seed)
     v2 = app_source("2")
-    manifest = {"version": "2", "files": [put(emulator, "main.py", v2),
-                                          put(emulator, "lib/extra.py", "X = 2\n"),
-                                          put(emulator, "data.bin", size=9000, seed=5)]}
-    data_sha = manifest["files"][2]["sha256"]
-    # A reference update, undisturbed: how many programs of the flash each start makes.
-    ref = Board(tmp_path / "ref", emulator)
+    if firmware:
+        img = emulator.app.put_file("fw-kill-" + uuid.uuid4().hex[:8], size=30000, seed=11)
+        manifest = {"version": "2", "firmware": {k: img[k] for k in ("url", "size", "sha256")}}
+    else:
+        manifest = {"version": "2", "files": [put(emulator, "main.py", v2),
+                                              put(emulator, "lib/extra.py", "X = 2\n"),
+                                              put(emulator, "data.bin", size=9000, seed=5)]}
+        data_sha = manifest["files"][2]["sha256"]
+    # A reference update, undisturbed: how many programs each of its two starts makes.
+    ref = Board(tmp_path / "ref", emulator, firmware=firmware)
     ref.init("1")
     n1 = _field(update_and_reboot(ref, manifest), "REBOOT", None)
     rc, out = ref.run(1)
     assert rc == 0 and ref.reported()["state"] == "done", out
     n2 = _field(out, "END", "PROGRAMS")
-    print("programs of the flash: {} in the start that downloads, {} in the one that switches"
-          .format(n1, n2))
+    print("programs: {} in the start that downloads, {} in the one that switches".format(n1, n2))
     points, working, outcomes = set(), 0, {}
-    for run in range(KILL_RUNS):
+    for run in range(runs):
         start = rnd.choice((1, 2))
         k = rnd.randint(1, n1 if start == 1 else n2)
         points.add((start, k))
-        b = Board(tmp_path / "run{}".format(run), emulator, trial_s=30)
+        b = Board(tmp_path / "run{}".format(run), emulator, firmware=firmware, trial_s=30)
         old = b.init("1")
         since = emulator.app.last_seq()
         if start == 1:
             p = b.start(15, kill_at=k)
-            b.wait_connected(since, p)
-            emulator.app.request("POST", "/devices/{}/methods/iotcUpdate?timeout=10&wait=0"
-                                 .format(b.device), manifest, ok=None)
+            deadline = time.monotonic() + 30
+            while not p.killpoint.is_set() and time.monotonic() < deadline:
+                if emulator.app.wait_event(  # connected (else killed before: at its boot)
+                        lambda e: e["type"] == "subscribed" and e.get("device") == b.device
+                        and e.get("topic", "").startswith("$iothub/methods/"),
+                        since=since, timeout=0.5):
+                    emulator.app.request("POST", "/devices/{}/methods/iotcUpdate?timeout=10"
+                                         "&wait=0".format(b.device), manifest, ok=None)
+                    break
         else:
             update_and_reboot(b, manifest)
             p = b.start(3, kill_at=k)
         killed = p.killpoint.wait(30)
         out = p.kill()
         assert killed, "start {} did not reach program {}:\n{}".format(start, k, out)
-        for _ in range(3):  # the next boots: the board must come up, connected
+        for _ in range(4):  # the next boots: the board must come up, connected
             rc, out = b.run(1)
             if rc != REBOOT:
                 break
         files = flash_files(b)
         ok = rc == 0 and "CONNECTED" in out
         leftovers = [f for f in files if f.startswith("/.ota/")]
-        if files.get("/main.py") == sha(v2):
-            version = "2"
-            ok = ok and files.get("/lib/extra.py") == sha("X = 2\n") \
-                and files.get("/data.bin") == data_sha and "CONNECTED 2" in out
+        if firmware:
+            d = _otadata(b)
+            new = d["running"] == "ota_1"
+            ok = ok and "FIRMWARE " + d["running"] in out and (
+                not new or d["state"] == "valid" and _slot(b, "ota_1", img["size"]) ==
+                img["sha256"])
         else:
-            version = "1"
-            ok = ok and files.get("/main.py") == sha(old["main.py"]) and "/data.bin" not in \
-                files and "/lib/extra.py" not in files and "CONNECTED 1" in out
+            new = files.get("/main.py") == sha(v2)
+            if new:
+                ok = ok and files.get("/lib/extra.py") == sha("X = 2\n") \
+                    and files.get("/data.bin") == data_sha and "CONNECTED 2" in out
+            else:
+                ok = ok and files.get("/main.py") == sha(old["main.py"]) and "/data.bin" not \
+                    in files and "/lib/extra.py" not in files and "CONNECTED 1" in out
         rep = b.reported()
         outcome = rep and rep["state"]
-        ok = ok and not leftovers and (outcome == "done" if version == "2" else
+        ok = ok and not leftovers and (outcome == "done" if new else
                                        outcome in (None, "failed", "rolled back"))
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
-        assert ok, "run {} (start {}, program {}): version {}, outcome {}, files {}:\n{}".format(
-            run, start, k, version, rep, files, out)
+        assert ok, "run {} (start {}, program {}): new version {}, outcome {}, files {}:\n{}" \
+            .format(run, start, k, new, rep, files, out)
         working += 1
-    print("OTA kill points: {} runs, {} kill points, boards left working: {} of {}; "
-          "outcomes {}".format(KILL_RUNS, len(points), working, KILL_RUNS, outcomes))
-    assert working == KILL_RUNS
+    print("OTA kill points ({}): {} runs, {} kill points, boards left working: {} of {}; "
+          "outcomes {}".format(what, runs, len(points), working, runs, outcomes))
+    assert working == runs
+
+
+def test_seeded_kill_points(tmp_path, emulator):
+    _kill_runs(tmp_path, emulator, False, KILL_RUNS)
+
+
+def test_seeded_kill_points_firmware(tmp_path, emulator):
+    _kill_runs(tmp_path, emulator, True, max(KILL_RUNS // 2, 1))
 
 
 # --- ESP32 firmware images, through the partition stand-in ---------------------------------

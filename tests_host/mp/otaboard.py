@@ -28,7 +28,8 @@ if sys.argv[2:] == ["init"]:
 vfs.mount(vfs.VfsLfs2(flash), "/flash")
 slots = None
 if board.get("firmware"):
-    slots = otastandin.PartitionStandin(folder, rollback=board.get("rollback", True))
+    slots = otastandin.PartitionStandin(folder, rollback=board.get("rollback", True),
+                                        step=flash.step)
     print("FIRMWARE", slots.bootloader())
 otastandin.SLOTS, otastandin.FLASH = slots, flash
 

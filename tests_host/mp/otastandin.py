@@ -47,12 +47,13 @@ class FlashStandin:
             self.f.write(b"\xff" * (BLOCK * blocks))
             self.f.flush()
 
-    def _step(self, n, buf, off):
-        # The seeded kill point: the board stops at its Nth program, before it (even N) or
-        # halfway through it (odd N: a torn program), and waits for the test's SIGKILL.
+    def step(self, n=None, buf=None, off=None):
+        # The seeded kill point: the board stops at its Nth program (of the flash, or of the
+        # partition stand-in's), before it (even N) or halfway through it (odd N: a torn
+        # program of the flash), and waits for the test's SIGKILL.
         self.programs += 1
         if self.kill_at and self.programs == self.kill_at:
-            if self.kill_at % 2:
+            if self.kill_at % 2 and buf is not None:
                 self.f.seek(n * BLOCK + (off or 0))
                 self.f.write(bytes(buf[:len(buf) // 2]))
                 self.f.flush()
@@ -67,7 +68,7 @@ class FlashStandin:
 
     def writeblocks(self, n, buf, off=None):
         sample()
-        self._step(n, buf, off)
+        self.step(n, buf, off)
         self.f.seek(n * BLOCK + (off or 0))
         self.f.write(buf)
         self.f.flush()
@@ -88,8 +89,9 @@ class FlashStandin:
 
 class PartitionStandin:
     # Two app slots, ota_0 and ota_1, and the otadata the bootloader reads, in a folder.
-    def __init__(self, folder, blocks=64, rollback=True):
+    def __init__(self, folder, blocks=64, rollback=True, step=None):
         self.folder = folder
+        self.step = step or (lambda: None)  # the flash stand-in's count of programs
         self.rollback = rollback  # a bootloader built without rollback boots what it is told
         self.nblocks = blocks
         self.t = None
@@ -105,6 +107,7 @@ class PartitionStandin:
             self._save()
 
     def _save(self):
+        self.step()
         with open(self.folder + "/otadata.json.tmp", "w") as f:
             json.dump(self.data, f)
         os.rename(self.folder + "/otadata.json.tmp", self.folder + "/otadata.json")
@@ -130,6 +133,7 @@ class PartitionStandin:
         return self.t, self.nblocks
 
     def write(self, block, buf):
+        self.step()
         self.writes += 1
         with open(self.folder + "/" + self.t, "r+b") as f:
             f.seek(block * BLOCK)
