@@ -111,7 +111,10 @@ class Updater:
         if connected and self._pending:
             from iotc.otarun import connected as kept
 
-            kept(self)
+            try:
+                kept(self)
+            except OSError as e:  # the record stays as it was: the next boot acts on it
+                self.client._log("update: {!r}", e)
             del kept
             _forget("otarun", "otafs", "otapart")
 
@@ -126,7 +129,9 @@ class Updater:
         if reset is None:
             import machine
 
-            reset = machine.reset
+            reset = getattr(machine, "reset", None)
+            if reset is None:  # the unix port: the record is kept, the next start acts on it
+                raise OSError("update: no machine.reset here; give Updater(reset=)")
         reset()
 
     def report(self, state, version, progress=None, reason=None):
