@@ -37,7 +37,7 @@ class RunningEmulator:
         self.log_path = os.path.join(workdir, "emulator.log")
         # The hub is not given a port: it takes 8883 on a loopback address of its own, so that
         # its name is a bare host name, as Azure's are.
-        ports = dict({"dps": 0, "dps-mqtt": 0, "control": 0}, **(ports or {}))
+        ports = dict({"dps": 0, "dps-mqtt": 0, "control": 0, "files": 0}, **(ports or {}))
         cmd = [sys.executable, "-m", "tests_host.emulator", "serve", "--host", host,
                "--state", os.path.join(workdir, "state"), "--ready-file", self.ready_file,
                "--retry-after", str(retry_after)]
@@ -81,6 +81,7 @@ class RunningEmulator:
             "IOTC_EMU_CA": i["ca_der"],
             "IOTC_EMU_CA_PEM": i["ca_pem"],
             "IOTC_EMU_CONTROL": i["control"],
+            "IOTC_EMU_FILES": i["files"],
         }
 
     def stop(self):

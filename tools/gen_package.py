@@ -46,6 +46,9 @@ EXTRAS = (
     Extra("iotc-stop", ("stop.py",), "the cloud's stop command, kept across reboots", ()),
     Extra("iotc-spool", ("spool.py", "spoolio.py", "spoolfs.py"),
           "telemetry kept on flash while offline, replayed in order", ()),
+    Extra("iotc-ota", ("ota.py", "otaboot.py", "otacmd.py", "otafs.py", "otaget.py",
+                       "otapart.py", "otarun.py"),
+          "updates over the air: files over HTTPS, ESP32 firmware images, rollback", ()),
 )
 
 CORE_DESCRIPTION = "Azure IoT Central device client."

@@ -23,7 +23,8 @@ def _serve(a, p):
         p.error(str(e))
     cfg = Config(host=a.host, dps_mqtt_host=a.dps_mqtt_host, hub_host=a.hub_host,
                  public_name=a.public_name, dps_port=a.dps_port, dps_mqtt_port=a.dps_mqtt_port,
-                 hub_port=a.hub_port, control_port=a.control_port, state_dir=a.state,
+                 hub_port=a.hub_port, control_port=a.control_port,
+                 files_port=a.files_port, state_dir=a.state,
                  ready_file=a.ready_file, cert_names=tuple(a.cert_name),
                  retry_after=a.retry_after, id_scope=a.id_scope, verbose=not a.quiet,
                  limits=limits)
@@ -80,6 +81,7 @@ def main(argv=None):
     s.add_argument("--hub-port", type=int, help="hub port (default 8883, assignedHub a bare "
                    "name as on Azure); another port binds --host and hands out NAME:PORT")
     s.add_argument("--control-port", type=int, default=8080)
+    s.add_argument("--files-port", type=int, default=8446, help="update files over HTTPS")
     s.add_argument("--state", default=DEFAULT_STATE, help="folder for certificates and keys")
     s.add_argument("--ready-file", help="write the ready info here as JSON")
     s.add_argument("--cert-name", action="append", default=[],

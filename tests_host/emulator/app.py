@@ -131,6 +131,18 @@ class AppClient:
     def limits(self):
         return self.get("/limits")
 
+    def put_file(self, name, **kw):
+        """An update file over HTTPS (files.py): put_file("app.py", text=..) | (base64=..) |
+        (size=n, seed=s) -> {"name", "url", "size", "sha256"}."""
+        return self.request("PUT", "/files/" + quote(name, safe=""), kw)[1]
+
+    def file_fault(self, **kw):
+        """file_fault(kind="cut", after=1000, name=None, count=1): files.py lists the kinds."""
+        return self.post("/files/faults", kw)
+
+    def files(self):
+        return self.get("/files")
+
     def set_limits(self, **kw):
         """set_limits(d2c_per_s=2, d2c_burst=2) -> all limits after the change."""
         return self.post("/limits", kw)

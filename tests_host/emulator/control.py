@@ -22,6 +22,7 @@
        -> {"cert": PEM, "key": PEM (unencrypted PKCS#8), "sha1", "sha256", "ca": PEM or null}
   POST /faults {"kind": .., ..}; POST /faults/clear; GET /faults
   GET  /limits; POST /limits {"name": value, ..} -> all limits (limits.py, README: Limits)
+  PUT  /files/{name}, GET /files, POST /files/faults: update files over HTTPS (files.py)
 Every answer is JSON with `Connection: close`, so a 20-line raw-socket client can use it. What
 IoT Hub's service API would refuse (an offline device, a full C2D queue...) comes with its HTTP
 status and Azure's error body: {"errorCode", "trackingId", "message", "timestampUtc"}.
@@ -133,8 +134,11 @@ class Control:
                 st.events.add("limits", changed=changed)
             if meth in ("GET", "POST"):
                 return 200, st.limits.public()
+        if p[:1] == ["files"]:  # update files for OTA (files.py)
+            return self.emu.files.route(req, p[1:])
         if p == ["faults", "clear"] and meth == "POST":
             st.faults.clear()
+            self.emu.files.clear()
             for d in st.devices.values():
                 d.stall_until = 0.0
             st.events.add("fault", kind="clear")

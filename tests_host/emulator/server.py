@@ -17,6 +17,7 @@ from .control import Control
 from .dps import Dps
 from .dps_http import DpsHttp
 from .dps_mqtt import DpsMqtt
+from .files import Files
 from .hub import Hub
 from .limits import Limits
 from .state import Enrollment, State, load_or_create_group_key
@@ -53,6 +54,7 @@ class Config:
     dps_mqtt_port = 8884
     hub_port = None  # None: 8883 on the hub's own loopback address (see _listen_hub)
     control_port = 8080
+    files_port = 8446  # update files over HTTPS (files.py); taken: any free port
     state_dir = DEFAULT_STATE
     ready_file = None
     cert_names = ()
@@ -253,6 +255,13 @@ class Emulator:
                                            dps_mqtt_host, cfg.dps_mqtt_port, "dps_mqtt")
         control_port = await self._listen(Control(self).serve, cfg.control_host,
                                           cfg.control_port, None)
+        self.files = Files(self.state, self.log)
+        try:
+            files_port = await self._listen(self.files.serve, cfg.host, cfg.files_port, "files")
+        except OSError as e:  # the default port taken (another emulator): any free one, as
+            if e.errno != errno.EADDRINUSE or cfg.files_port != Config.files_port:  # said
+                raise
+            files_port = await self._listen(self.files.serve, cfg.host, 0, "files")
 
         def adv(h):
             return public if _is_wildcard(h) else h
@@ -263,6 +272,7 @@ class Emulator:
             "hub": _hostport(adv(hub_host) if cfg.public_name is None else public, hub_port),
             "hub_name": hub_name,
             "control": _hostport(cfg.control_host, control_port),
+            "files": _hostport(adv(cfg.host) if cfg.public_name is None else public, files_port),
             "ca_pem": paths["ca_pem"],
             "ca_der": paths["ca_der"],
             "id_scope": cfg.id_scope,
@@ -274,6 +284,7 @@ class Emulator:
             "limits": self.limits.public(),
             "pid": os.getpid(),
         }
+        self.files.base = "https://" + self.info["files"]
         if cfg.ready_file:
             tmp = cfg.ready_file + ".tmp"
             with open(tmp, "w") as f:
@@ -325,6 +336,8 @@ class Emulator:
             "  IoT Hub (MQTT)   mqtts://{}   assignedHub = {}".format(i["hub"], i["hub_name"]),
             "  Control API      http://{}/   (python -m tests_host.emulator watch)".format(
                 i["control"]),
+            "  Update files     https://{}/f/NAME   (PUT /files/NAME on the control API)".format(
+                i["files"]),
             "  ID scope         {}".format(i["id_scope"]),
             "  Group enrollment {}".format(i["group_id"]),
             "  Group key        {}   (the emulator's own test key)".format(i["group_key"]),
