@@ -301,6 +301,11 @@ spool-crash: deps
 	IOTC_SPOOL_CRASH_RUNS=200 IOTC_SPOOL_CRASH_SEED=$(SPOOL_SEED) $(PY) -m pytest -s \
 		tests_host/test_spool_crash.py
 
+# The heap a board needs to take a 100 KB update, by -X heapsize bisection (docs/ota.md).
+.PHONY: ota-heap
+ota-heap: deps
+	OTA_BISECT=1 $(PY) -m pytest -s tests_host/test_ota.py -k "heap"
+
 # ---- make fwcheck: the library's tests on a unix port built from a MicroPython tag ----
 #   make fwcheck MICROPY_DIR=~/micropython TAG=v1.21.0
 # tools/fwcheck.py extracts TAG and the submodules it pins into build/fwcheck/TAG/ (the trees
