@@ -6,7 +6,7 @@ import time
 
 import emuctl
 import flashchip
-from libutil import client, eq, telemetry, wait
+from libutil import client, device, eq, telemetry, wait
 
 from iotc.spool import Spool
 
@@ -406,6 +406,59 @@ def test_a_record_with_bad_lengths_is_skipped_and_listen_goes_on():
     _drained(c, sp)
     eq([json.loads(m["body"])["n"] for m in telemetry(dev)], list(range(5)))
     eq(sp.torn, 2)  # seen again by the replay, and passed
+    c.disconnect()
+    sp.close()
+    _unmount()
+
+
+def test_a_stop_mid_replay_keeps_the_store_and_replays_after_it():
+    # iotc-stop, iotc-rate and the spool on one client: a stop (2 s) comes while stored
+    # messages are being replayed. The link ends; what was stored stays stored, what is sent
+    # during the stop is stored behind it (through the send throttle first: SEND, then
+    # SPILL), and all of it goes, in order, once the stop ends by itself.
+    from iotc.rate import Rate
+    from iotc.stop import Stop
+
+    dev = "spl-stop"
+    _unmount()
+    _chip(dev)
+    c = client(dev, qos=1)
+    c.RETRY_MS = 20
+    stop = Stop(c, "/flash/stop.json")
+    rate = Rate(c, 0)
+    sp = Spool(c, "/flash/spool", rate=4)
+    c.connect()
+    _offline(c, dev)
+    for i in range(16):
+        c.send_telemetry({"n": i})
+    _online(c)
+    wait(lambda: sp.replayed >= 3, c, what="the replay under way")
+    emuctl.call("POST", "/devices/{}/methods/iotcStop?wait=0&timeout=10".format(dev),
+                {"seconds": 2})
+    wait(lambda: stop.stopped, c, what="the stop")
+    wait(lambda: not c.is_connected(True), c, what="the link cut by the stop")
+    at_stop = (sp.replayed, sp.pending())
+    if not at_stop[1]:
+        raise AssertionError("the stop came after the replay: {}".format(at_stop))
+    for i in range(16, 19):
+        c.send_telemetry({"n": i})
+    eq((sp.stored, sp.pending(), c.is_connected(True)), (19, True, False))
+    wait(lambda: c.is_connected(True), c, timeout_ms=30000, what="the reconnect at the end")
+    eq(stop.stopped, False)
+    _drained(c, sp)
+    got = [(json.loads(m["body"])["n"], m["system"]["$.mid"]) for m in telemetry(dev)]
+    first, mid = [], {}
+    for n, m in got:
+        if n in mid:
+            eq(mid[n], m)  # sent again after the cut (no PUBACK yet): the same id
+        else:
+            first.append(n)
+            mid[n] = m
+    eq(first, list(range(19)))
+    print("stopped after {} replayed; {} arrived, {} again with the same $.mid".format(
+        at_stop[0], len(first), len(got) - len(first)))
+    eq(device(dev)["connects"], 3)  # first, after the outage, after the stop
+    rate.close()
     c.disconnect()
     sp.close()
     _unmount()
