@@ -462,3 +462,25 @@ def test_a_stop_mid_replay_keeps_the_store_and_replays_after_it():
     c.disconnect()
     sp.close()
     _unmount()
+
+
+def test_bad_settings_are_refused_and_nothing_joins_the_client():
+    # Each bad setting: a ValueError, and no hook of the spool left in the client. A rate so
+    # low that the pace would be a ticks interval past 2^29 ms (an ESP's ticks_add() raises
+    # OverflowError, at every listen()) is one of them.
+    _unmount()
+    _chip("spl-bad")
+    c = client("spl-bad")
+    for kw in ({"rate": 0}, {"rate": -1}, {"rate": 1e-6}, {"max_files": 0},
+               {"max_bytes": 1000, "max_files": 8}, {"when_full": "drop_newest"}):
+        try:
+            Spool(c, "/flash/spool", **kw)
+        except ValueError as e:
+            print(kw, "->", e)
+        else:
+            raise AssertionError("taken: {}".format(kw))
+        eq([k for k in (8, 9, 13) if c._events.get(k)], [])
+    sp = Spool(c, "/flash/spool", rate=1 / 3600)  # one an hour: taken
+    eq(sp._gap // 1000, 3599 if sp._gap < 3600000 else 3600)  # float: 3600000 or just below
+    sp.close()
+    _unmount()
