@@ -39,8 +39,9 @@ def _open(sp, max_bytes, max_files, when_full, rate):
     if when_full not in ("drop_oldest", "refuse_newest"):
         raise ValueError("when_full: 'drop_oldest' or 'refuse_newest'")
     size = max_bytes // max(max_files, 1)
-    # rate: one a day at least, so the pace stays a ticks interval (below 2^29 ms on an ESP).
-    if max_files < 1 or size < 256 or not rate > 0 or 1000 / rate > 86400000:
+    # rate: one a day at least (with room for a single-precision float's rounding), so the
+    # pace stays a ticks interval (below 2^29 ms on an ESP).
+    if max_files < 1 or size < 256 or not rate > 0 or 1000 / rate > 100000000:
         raise ValueError("spool: max_files >= 1, max_bytes // max_files >= 256, "
                          "rate >= 1 / 86400")
     sp._size = size  # one file's bytes at most
