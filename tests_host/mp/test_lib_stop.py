@@ -81,7 +81,11 @@ def test_method_stops_until_the_application_connects_again():
         eq(json.load(f), {"until": s.until, "seconds": 3600})
     _down(c, "stop-method")
     eq(device("stop-method")["connects"], 1)
-    print(c.logger.text())
+    log = c.logger.text()
+    print(log)
+    # The stop's own line says when the client looks again; none says it retries soon.
+    if "retrying" in log or "iotcStop: no connect until {}".format(s.until) not in log:
+        raise AssertionError(log)
     eq(s.app, [])  # the application's COMMANDS callback never saw it
     # The stop came in this run: the application's connect() ends it.
     c.connect()
