@@ -106,11 +106,11 @@ def _scan(sp, seg, off=0, count=False):
     # bodies not read). Streamed, 64 B at a time.
     head = sp._head
     n = 0
+    buf = None if count else memoryview(bytearray(64))  # before the open: no file left open
     try:
         f = open(sp._name(seg), "rb")
     except OSError:
         return 0 if count else (off, True)
-    buf = None if count else memoryview(bytearray(64))
     try:
         f.seek(off)
         while True:
