@@ -546,3 +546,47 @@ def test_with_iotc_aio_a_task_of_the_application_drives_the_replay():
     eq(sp.replayed, 10)
     sp.close()
     _unmount()
+
+
+def test_a_stop_ends_the_link_before_the_replay_sends_again():
+    # The spool made before the Stop (its TICK hook first in the list): once the stop has
+    # been answered, nothing more is sent in that listen() call, whatever the hooks' order.
+    # The spool's pace is made due at the command, so a replay step would go if it ran.
+    from iotc import IoTCEvents
+    from iotc.stop import Stop
+
+    dev = "spl-stop-first"
+    _unmount()
+    _chip(dev)
+    c = client(dev)
+    c.RETRY_MS = 20
+    sp = Spool(c, "/flash/spool", rate=5)
+    stop = Stop(c, "/flash/stop.json")
+    seen = []
+    hooks = c._events[11]
+    answer = hooks["iotcStop"]
+
+    def command(cmd, ack=None):
+        answer(cmd, ack)
+        seen.append(("stop", sp.replayed))
+        sp._next = time.ticks_ms()  # the replay's next step is due now
+
+    hooks["iotcStop"] = command
+    c.on(IoTCEvents.CONNECTION, lambda up, why: seen.append((why, sp.replayed)))
+    c.connect()
+    _offline(c, dev)
+    for i in range(10):
+        c.send_telemetry({"n": i})
+    _online(c)
+    wait(lambda: sp.replayed >= 2, c, what="the replay under way")
+    emuctl.call("POST", "/devices/{}/methods/iotcStop?wait=0&timeout=10".format(dev), None)
+    wait(lambda: stop.stopped and not c.is_connected(True), c, what="the stop")
+    cut = [n for why, n in seen if why in ("stop", "stopped by the cloud")]
+    eq((len(cut), cut[0] == cut[-1]), (2, True))  # no message between the answer and the cut
+    eq(sp.pending(), True)
+    stop.clear()
+    _drained(c, sp)
+    eq([json.loads(m["body"])["n"] for m in telemetry(dev)], list(range(10)))
+    c.disconnect()
+    sp.close()
+    _unmount()
