@@ -31,10 +31,10 @@ def run(client, reason, was_up):
     delay = backoff(client._failures, client.RETRY_MS, client.RETRY_MAX_MS)
     if not client._assigned and client._dps_at is not None:  # only DPS can help: not yet
         delay = max(delay, min(int((client._dps_at - time.time()) * 1000), 86400000))
-    client._due = time.ticks_add(time.ticks_ms(), delay)
+    due = client._due = time.ticks_add(time.ticks_ms(), delay)
     client._emit(4, False, str(reason))
     _hooks(client, str(reason))
-    if client._due is not None:  # an extra may hold the client offline (iotc.stop)
+    if client._due == due:  # else an extra holds the client offline (iotc.stop), and says so
         client._log("connection lost ({}); retrying in {} ms", reason, delay)
 
 

@@ -39,8 +39,11 @@ def _open(sp, max_bytes, max_files, when_full, rate):
     if when_full not in ("drop_oldest", "refuse_newest"):
         raise ValueError("when_full: 'drop_oldest' or 'refuse_newest'")
     size = max_bytes // max(max_files, 1)
-    if max_files < 1 or size < 256 or rate <= 0:
-        raise ValueError("spool: max_files >= 1, max_bytes // max_files >= 256, rate > 0")
+    # rate: one a day at least (with room for a single-precision float's rounding), so the
+    # pace stays a ticks interval (below 2^29 ms on an ESP).
+    if max_files < 1 or size < 256 or not rate > 0 or 1000 / rate > 100000000:
+        raise ValueError("spool: max_files >= 1, max_bytes // max_files >= 256, "
+                         "rate >= 1 / 86400")
     sp._size = size  # one file's bytes at most
     sp._files = max_files
     sp._drop = when_full == "drop_oldest"
@@ -103,11 +106,11 @@ def _scan(sp, seg, off=0, count=False):
     # bodies not read). Streamed, 64 B at a time.
     head = sp._head
     n = 0
+    buf = None if count else memoryview(bytearray(64))  # before the open: no file left open
     try:
         f = open(sp._name(seg), "rb")
     except OSError:
         return 0 if count else (off, True)
-    buf = None if count else memoryview(bytearray(64))
     try:
         f.seek(off)
         while True:

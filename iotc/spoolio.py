@@ -127,8 +127,8 @@ def _store(sp, topic, payload, qos):
 def tick(sp):
     # iotc.spool's TICK hook (listen(), link up) while the store is in use: commit what the
     # hub acknowledged, send the next stored message when its time has come. A filesystem
-    # error is logged here and tried again at the next pace: an OSError out of a TICK would
-    # end the link.
+    # error (or no heap for a record) is logged here and tried again at the next pace: an
+    # OSError out of a TICK would end the link, anything else would escape listen().
     c = sp._c
     try:
         _acked(sp, c._inflight)
@@ -139,7 +139,7 @@ def tick(sp):
         if sp.pending() and len(c._inflight) < _WINDOW and (wait <= 0 or wait > sp._gap):
             sp._next = time.ticks_add(now, sp._gap)
             _send(sp, c)
-    except OSError as e:
+    except Exception as e:
         c._log("offline store: {!r}", e)
 
 
@@ -180,12 +180,19 @@ def _send(sp, c):
             f = None
         if f:
             try:
-                f.seek(sp._ro)
                 head = sp._head
+                f.seek(sp._ro)
                 if f.readinto(head) == _HEAD:
                     tl = _le(head, 5, 2)
                     pl = _le(head, 7, 3)
-                    rec = (f.read(tl), f.read(pl), f.tell())
+                    end = sp._ro + _HEAD + tl + pl
+                    # Lengths past the file's end are garbage (a torn or flipped header),
+                    # never read: 16 MB asked of the heap would fail at each replay.
+                    if end <= f.seek(0, 2):
+                        f.seek(sp._ro + _HEAD)
+                        rec = (f.read(tl), f.read(pl), end)
+                    else:
+                        sp.torn += 1
             finally:
                 f.close()
     if rec is not None:

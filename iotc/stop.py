@@ -53,7 +53,9 @@ class Stop:
             client._log("{}: {} ignored ({!r})", NAME, path, e)
         self._cut = self.stopped and client._link is not None  # made after connect(): down
         named(client, COMMAND, NAME, self._command)
-        add(client, TICK, self._tick)
+        # The first TICK: once a stop is answered, no other extra (a replay, a held message)
+        # sends in that listen() call, whichever was made first.
+        client._events.setdefault(TICK, []).insert(0, self._tick)
         add(client, LINK, self._link)
         add(client, GATE, self._gate)
 

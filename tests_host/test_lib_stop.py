@@ -16,7 +16,7 @@ def test_stop(case, emulator, tmp_path):
 
 @pytest.mark.parametrize("boots", [
     ("boot_stopped_by_a_method", "boot_still_stopped_then_cleared"),
-    ("boot_stopped_for_8s", "boot_held_until_it_expires"),
+    ("boot_stopped_for_15s", "boot_held_until_it_expires"),
 ], ids=["cleared", "expires"])
 def test_stop_across_a_reboot(boots, emulator, tmp_path):
     for case in boots:
