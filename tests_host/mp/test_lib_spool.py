@@ -39,6 +39,15 @@ def _unmount():
         pass
 
 
+def _fresh(dev, qos=0):
+    # A blank flash chip (the stand-in) mounted at /flash, and a client that retries fast.
+    _unmount()
+    _chip(dev)
+    c = client(dev, qos=qos)
+    c.RETRY_MS = 20
+    return c
+
+
 def _fault(**kw):
     status, body = emuctl.call("POST", "/faults", kw)
     eq(status, 200)
@@ -129,10 +138,7 @@ def test_offline_stored_then_replayed_in_order_qos1():
 
 def test_qos1_link_lost_before_puback_is_resent_not_lost():
     dev = "spl-puback"
-    _unmount()
-    _chip(dev)
-    c = client(dev, qos=1)
-    c.RETRY_MS = 20
+    c = _fresh(dev, qos=1)
     c.connect()
     sp = Spool(c, "/flash/spool", rate=50)
     _offline(c, dev)
@@ -168,10 +174,7 @@ def test_qos1_link_lost_before_puback_is_resent_not_lost():
 
 
 def _full(dev, policy):
-    _unmount()
-    _chip(dev)
-    c = client(dev)
-    c.RETRY_MS = 20
+    c = _fresh(dev)
     c.connect()
     told = []
     sp = Spool(c, "/flash/spool", max_bytes=1024, max_files=2, when_full=policy, rate=50,
@@ -253,10 +256,7 @@ def test_torn_tail_is_cut_and_the_rest_replayed():
     # The next Spool finds it by its checksum, counts it, writes on in a new file, and what
     # was whole is replayed in order.
     dev = "spl-torn"
-    _unmount()
-    _chip(dev)
-    c = client(dev, qos=1)
-    c.RETRY_MS = 20
+    c = _fresh(dev, qos=1)
     c.connect()
     sp = Spool(c, "/flash/spool", rate=50)
     _offline(c, dev)
@@ -352,10 +352,7 @@ def test_beside_iotc_rate():
     from iotc.rate import Rate
 
     dev = "spl-rate"
-    _unmount()
-    _chip(dev)
-    c = client(dev, qos=1)
-    c.RETRY_MS = 20
+    c = _fresh(dev, qos=1)
     c.connect()
     # 1 s and a send each 150 ms: some go (the first is due), some are held, on a machine
     # of any speed short of a send taking most of a second.
@@ -387,10 +384,7 @@ def test_a_record_with_bad_lengths_is_skipped_and_listen_goes_on():
     # read that much (a board's MemoryError would escape listen() at every call, and again
     # after each reset): the record is counted as torn, the file left, and the rest replayed.
     dev = "spl-badlen"
-    _unmount()
-    _chip(dev)
-    c = client(dev, qos=1)
-    c.RETRY_MS = 20
+    c = _fresh(dev, qos=1)
     c.connect()
     sp = Spool(c, "/flash/spool", rate=50)
     _offline(c, dev)
@@ -422,10 +416,7 @@ def test_a_stop_mid_replay_keeps_the_store_and_replays_after_it():
     from iotc.stop import Stop
 
     dev = "spl-stop"
-    _unmount()
-    _chip(dev)
-    c = client(dev, qos=1)
-    c.RETRY_MS = 20
+    c = _fresh(dev, qos=1)
     stop = Stop(c, "/flash/stop.json")
     rate = Rate(c, 0)
     sp = Spool(c, "/flash/spool", rate=4)
@@ -547,10 +538,7 @@ def test_a_stop_ends_the_link_before_the_replay_sends_again():
     from iotc.stop import Stop
 
     dev = "spl-stop-first"
-    _unmount()
-    _chip(dev)
-    c = client(dev)
-    c.RETRY_MS = 20
+    c = _fresh(dev)
     sp = Spool(c, "/flash/spool", rate=5)
     stop = Stop(c, "/flash/stop.json")
     seen = []
